@@ -1,0 +1,1 @@
+//! Host-side consistency checks for the Android platform files (see tests/).
