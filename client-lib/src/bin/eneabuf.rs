@@ -1,0 +1,136 @@
+//! `eneabuf`: poke the vendor.enea.buffer shared region from a shell.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use enea_buffer_client::{ConnectOptions, Connection, Transport, DEFAULT_SOCKET};
+
+/// Read and change the shared buffer of the vendor.enea.buffer HAL.
+#[derive(Debug, Parser)]
+#[command(name = "eneabuf", version)]
+struct Cli {
+    /// Transport to find the service on.
+    #[arg(long, value_enum, default_value_t = Transport::Auto, global = true)]
+    transport: Transport,
+    /// Socket path of the daemon (socket transport).
+    #[arg(long, env = "ENEA_BUFFER_SOCKET", default_value = DEFAULT_SOCKET, global = true)]
+    socket: PathBuf,
+    /// Binder device [default: /dev/binderfs/binder, then /dev/binder].
+    #[arg(long, value_name = "PATH", global = true)]
+    binder_device: Option<PathBuf>,
+    /// Service instance.
+    #[arg(long, value_name = "NAME", default_value = "default", global = true)]
+    instance: String,
+    /// How long to wait for a silent daemon (e.g. 10s).
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration, global = true)]
+    timeout: Duration,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Print word 0 of the region.
+    Get,
+    /// Atomically add to word 0 and print it before and after (the seed client).
+    Increment {
+        /// Amount to add (wrapping).
+        #[arg(long, default_value_t = 1)]
+        by: u32,
+    },
+    /// Print the region's size, transport and file identity.
+    Info,
+    /// Print word 0 whenever it changes, until interrupted.
+    Watch {
+        /// How often to look.
+        #[arg(long, value_name = "DURATION", default_value = "100ms", value_parser = parse_duration)]
+        interval: Duration,
+        /// Stop after this many changes.
+        #[arg(long, value_name = "N")]
+        changes: Option<u64>,
+    },
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let (number, scale) = if let Some(ms) = text.strip_suffix("ms") {
+        (ms, 1)
+    } else if let Some(s) = text.strip_suffix('s') {
+        (s, 1000)
+    } else {
+        return Err(format!("'{text}' is not a duration: use e.g. 250ms or 10s"));
+    };
+    number
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(scale))
+        .map(Duration::from_millis)
+        .ok_or_else(|| format!("'{text}' is not a duration: use e.g. 250ms or 10s"))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("eneabuf: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> enea_buffer_client::Result<()> {
+    let options = ConnectOptions {
+        transport: cli.transport,
+        socket: cli.socket,
+        binder_device: cli.binder_device,
+        instance: cli.instance,
+        timeout: cli.timeout,
+    };
+    let conn = Connection::connect(&options)?;
+    match cli.command {
+        Command::Get => {
+            let buffer = conn.map_read_only()?;
+            println!("{:#010x}", buffer.load_u32(0)?);
+        }
+        Command::Increment { by } => {
+            let buffer = conn.map()?;
+            let before = buffer.fetch_add_u32(0, by)?;
+            let base = buffer.base_addr();
+            println!("base={base:#x} Data={before:#010x}");
+            println!("base={base:#x} Data={:#010x}", before.wrapping_add(by));
+        }
+        Command::Info => {
+            let buffer = conn.map_read_only()?;
+            let id = buffer.identity()?;
+            println!("service:   {}", options.service_name());
+            println!("endpoint:  {}", conn.endpoint());
+            println!("transport: {}", conn.transport());
+            println!("size:      {} bytes", conn.size());
+            println!(
+                "fd:        {} (dev {:#x}, inode {})",
+                buffer.raw_fd(),
+                id.dev,
+                id.ino
+            );
+            println!("word 0:    {:#010x}", buffer.load_u32(0)?);
+        }
+        Command::Watch { interval, changes } => {
+            let buffer = conn.map_read_only()?;
+            let mut last = buffer.load_u32(0)?;
+            println!("{last:#010x}");
+            let mut seen = 0;
+            while changes.is_none_or(|n| seen < n) {
+                std::thread::sleep(interval);
+                let now = buffer.load_u32(0)?;
+                if now != last {
+                    println!("{now:#010x}");
+                    last = now;
+                    seen += 1;
+                }
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,181 @@
+//! Connecting to the service and fetching mappings of its region.
+
+use std::os::fd::OwnedFd;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+use crate::mapping::{MapOptions, ReadOnlyBuffer, SharedBuffer};
+use crate::platform::{self, IEneaBuffer, Status, Strong};
+
+/// Interface descriptor of the service.
+pub const DESCRIPTOR: &str = "vendor.enea.buffer.IEneaBuffer";
+/// The daemon's default socket (same default and variable as the daemon).
+pub const DEFAULT_SOCKET: &str = "/tmp/vendor.enea.buffer.sock";
+/// Environment variable that overrides [`DEFAULT_SOCKET`] for both sides.
+pub const SOCKET_ENV: &str = "ENEA_BUFFER_SOCKET";
+/// Largest region a client agrees to map (the daemon's own limit).
+pub const MAX_SIZE: usize = 1 << 30;
+
+/// Which transport to look for the service on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Transport {
+    /// Kernel binder if the service is registered there, else the Unix socket.
+    Auto,
+    /// Kernel binder through the service manager only.
+    Binder,
+    /// rsbinder RPC over a Unix socket only.
+    Socket,
+}
+
+/// The transport a connection actually uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TransportKind {
+    /// Kernel binder driver.
+    KernelBinder,
+    /// RPC over a Unix socket, fds passed with SCM_RIGHTS.
+    UnixSocket,
+}
+
+impl std::fmt::Display for TransportKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            TransportKind::KernelBinder => "kernel binder",
+            TransportKind::UnixSocket => "unix socket (rsbinder RPC)",
+        })
+    }
+}
+
+/// Where and how to connect.
+#[derive(Clone, Debug)]
+pub struct ConnectOptions {
+    /// Transport to use.
+    pub transport: Transport,
+    /// Socket path for the socket transport.
+    pub socket: PathBuf,
+    /// Binder device; `None` tries /dev/binderfs/binder, then /dev/binder.
+    pub binder_device: Option<PathBuf>,
+    /// Service instance (`default`).
+    pub instance: String,
+    /// How long a silent daemon may keep a call waiting (socket transport).
+    pub timeout: Duration,
+}
+
+impl Default for ConnectOptions {
+    fn default() -> Self {
+        Self {
+            transport: Transport::Auto,
+            socket: std::env::var_os(SOCKET_ENV)
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_SOCKET)),
+            binder_device: None,
+            instance: "default".into(),
+            timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+impl ConnectOptions {
+    /// The full service name: `<descriptor>/<instance>`.
+    pub fn service_name(&self) -> String {
+        format!("{DESCRIPTOR}/{}", self.instance)
+    }
+}
+
+/// A connection to the service; mappings made from it keep it alive.
+pub struct Connection {
+    service: Strong<dyn IEneaBuffer>,
+    endpoint: String,
+    transport: TransportKind,
+    size: usize,
+}
+
+impl Connection {
+    /// Looks the service up and asks for the region's size.
+    pub fn connect(options: &ConnectOptions) -> Result<Self> {
+        let opened = platform::open(options)?;
+        let mut conn = Self {
+            service: opened.service,
+            endpoint: opened.endpoint,
+            transport: opened.transport,
+            size: 0,
+        };
+        let reported = conn
+            .service
+            .r#getBufferSize()
+            .map_err(|s| conn.call_error("getBufferSize", s))?;
+        conn.size = usize::try_from(reported)
+            .ok()
+            .filter(|n| (4..=MAX_SIZE).contains(n))
+            .ok_or(Error::BadSize(reported))?;
+        Ok(conn)
+    }
+
+    /// The region's size in bytes, as the service reported it.
+    pub fn size(&self) -> usize {
+        self.size
+    }
+
+    /// Where the service was found (e.g. `unix:///tmp/vendor.enea.buffer.sock`).
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    /// The transport the calls travel on.
+    pub fn transport(&self) -> TransportKind {
+        self.transport
+    }
+
+    /// The service proxy, for callers that need more than mappings.
+    pub fn service(&self) -> &Strong<dyn IEneaBuffer> {
+        &self.service
+    }
+
+    /// Maps the region read-write.
+    pub fn map(&self) -> Result<SharedBuffer> {
+        self.map_with(MapOptions::default())
+    }
+
+    /// Maps the region read-write with `options`.
+    pub fn map_with(&self, options: MapOptions) -> Result<SharedBuffer> {
+        let fd = self.fetch("getBuffer", |s| s.r#getBuffer())?;
+        SharedBuffer::new(fd, self.size, options, self.service.clone())
+    }
+
+    /// Maps the read-only view of the region.
+    pub fn map_read_only(&self) -> Result<ReadOnlyBuffer> {
+        let fd = self.fetch("getReadOnlyBuffer", |s| s.r#getReadOnlyBuffer())?;
+        ReadOnlyBuffer::new(fd, self.size, MapOptions::default(), self.service.clone())
+    }
+
+    /// Calls the getter and checks the fd against the reported size.
+    fn fetch(
+        &self,
+        call: &'static str,
+        get: impl FnOnce(&Strong<dyn IEneaBuffer>) -> std::result::Result<platform::ParcelFd, Status>,
+    ) -> Result<OwnedFd> {
+        let fd: OwnedFd = get(&self.service)
+            .map_err(|s| self.call_error(call, s))?
+            .into();
+        // ashmem reports 0; a memfd reports its real size, which must match.
+        let actual = rustix::fs::fstat(&fd).map_err(Error::Stat)?.st_size as u64;
+        if actual != 0 && actual != self.size as u64 {
+            return Err(Error::SizeMismatch {
+                reported: self.size,
+                actual,
+            });
+        }
+        Ok(fd)
+    }
+
+    fn call_error(&self, call: &'static str, status: Status) -> Error {
+        if platform::is_dead(&status) {
+            Error::ServiceGone(self.endpoint.clone())
+        } else {
+            Error::Call {
+                call,
+                status: status.to_string(),
+            }
+        }
+    }
+}

@@ -1,0 +1,70 @@
+//! What can go wrong between a client and the buffer service.
+
+use rustix::io::Errno;
+
+/// Errors of the client library; each says what went wrong and where.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Nothing serves the interface at the endpoint.
+    #[error("no vendor.enea.buffer daemon at {endpoint}: {reason}")]
+    NoDaemon {
+        /// Where we looked.
+        endpoint: String,
+        /// What the system said.
+        reason: String,
+    },
+    /// The connection cannot carry file descriptors, so no buffer can be shared.
+    #[error("the transport to {0} refused file-descriptor passing")]
+    FdPassingRefused(String),
+    /// The service died or the connection to it was lost.
+    #[error("the vendor.enea.buffer service at {0} is gone")]
+    ServiceGone(String),
+    /// A binder call failed for another reason.
+    #[error("{call} failed: {status}")]
+    Call {
+        /// The AIDL method.
+        call: &'static str,
+        /// The binder status, as text.
+        status: String,
+    },
+    /// The size the service reports is unusable.
+    #[error("the service reported an invalid region size: {0} bytes")]
+    BadSize(i64),
+    /// The fd the service sent does not hold the size it reported.
+    #[error(
+        "region size mismatch: the service reports {reported} bytes but its fd holds {actual}"
+    )]
+    SizeMismatch {
+        /// What `getBufferSize()` said.
+        reported: usize,
+        /// What `fstat` of the received fd says.
+        actual: u64,
+    },
+    /// `mmap` of the received fd failed.
+    #[error("mapping the region failed: {0}")]
+    Map(Errno),
+    /// `fstat` of the received fd failed.
+    #[error("inspecting the received fd failed: {0}")]
+    Stat(Errno),
+    /// An access outside the region.
+    #[error("{len} bytes at offset {offset} do not fit in the {size}-byte region")]
+    OutOfBounds {
+        /// First byte asked for.
+        offset: usize,
+        /// How many bytes.
+        len: usize,
+        /// Region size.
+        size: usize,
+    },
+    /// An atomic access at an offset that is not a multiple of its size.
+    #[error("offset {offset} is not aligned to {align} bytes")]
+    Misaligned {
+        /// The offset asked for.
+        offset: usize,
+        /// The required alignment.
+        align: usize,
+    },
+}
+
+/// The library's result type.
+pub type Result<T> = std::result::Result<T, Error>;

@@ -1,0 +1,51 @@
+//! Android seam: AOSP libbinder_rs through servicemanager.
+//! Mirrors linux.rs item for item; only the binder stack differs.
+
+pub use binder::{ParcelFileDescriptor as ParcelFd, Status, Strong};
+pub use vendor_enea_buffer::aidl::vendor::enea::buffer::IEneaBuffer::IEneaBuffer;
+
+use crate::connect::{ConnectOptions, Transport, TransportKind};
+use crate::error::{Error, Result};
+
+/// A looked-up service and how it was reached.
+pub struct Opened {
+    /// The proxy.
+    pub service: Strong<dyn IEneaBuffer>,
+    /// Where the service was found, for messages.
+    pub endpoint: String,
+    /// Which transport carries the calls.
+    pub transport: TransportKind,
+}
+
+/// Finds `options.service_name()` through servicemanager.
+pub fn open(options: &ConnectOptions) -> Result<Opened> {
+    let endpoint = "servicemanager".to_string();
+    let no_daemon = |reason: String| Error::NoDaemon {
+        endpoint: endpoint.clone(),
+        reason,
+    };
+    if options.transport == Transport::Socket {
+        return Err(no_daemon(
+            "the socket transport is not available on Android".into(),
+        ));
+    }
+    let name = options.service_name();
+    // Only wait for a declared instance: waiting for an undeclared one never ends.
+    if !binder::is_declared(&name).unwrap_or(false) {
+        return Err(no_daemon(format!(
+            "{name} is not declared in the VINTF manifest"
+        )));
+    }
+    let service = binder::wait_for_interface::<dyn IEneaBuffer>(&name)
+        .map_err(|s| no_daemon(format!("look-up of {name} failed: {s:?}")))?;
+    Ok(Opened {
+        service,
+        endpoint,
+        transport: TransportKind::KernelBinder,
+    })
+}
+
+/// True when `status` means the peer is gone rather than that it refused.
+pub fn is_dead(status: &Status) -> bool {
+    status.transaction_error() == binder::StatusCode::DEAD_OBJECT
+}

@@ -1,0 +1,123 @@
+//! Linux seam: rsbinder over kernel binder or RPC on a Unix socket.
+
+use std::path::{Path, PathBuf};
+
+use rsbinder::entry::uri::{KernelEndpoint, WireProfile, WireVersion};
+use rsbinder::rpc::FileDescriptorTransportMode;
+use rsbinder::{Client, Endpoint, StatusCode, TransportCaps, Uri};
+pub use rsbinder::{ParcelFileDescriptor as ParcelFd, Status, Strong};
+pub use vendor_enea_buffer::aidl::vendor::enea::buffer::IEneaBuffer::IEneaBuffer;
+
+use crate::connect::{ConnectOptions, Transport, TransportKind};
+use crate::error::{Error, Result};
+
+/// A looked-up service and how it was reached.
+pub struct Opened {
+    /// The proxy; over RPC it keeps its session alive.
+    pub service: Strong<dyn IEneaBuffer>,
+    /// Where the service was found, for messages.
+    pub endpoint: String,
+    /// Which transport carries the calls.
+    pub transport: TransportKind,
+}
+
+/// Finds `options.service_name()` on the transport `options` asks for.
+pub fn open(options: &ConnectOptions) -> Result<Opened> {
+    match options.transport {
+        Transport::Binder => open_kernel(options),
+        Transport::Socket => open_socket(options),
+        // Kernel binder first, as the daemon prefers it; any failure falls back.
+        Transport::Auto => open_kernel(options).or_else(|_| open_socket(options)),
+    }
+}
+
+/// True when `status` means the peer is gone rather than that it refused.
+pub fn is_dead(status: &Status) -> bool {
+    matches!(
+        status.transaction_error(),
+        StatusCode::DeadObject | StatusCode::RpcError
+    )
+}
+
+fn binder_device(options: &ConnectOptions) -> Result<PathBuf> {
+    let candidates: Vec<PathBuf> = match &options.binder_device {
+        Some(d) => vec![d.clone()],
+        None => [rsbinder::DEFAULT_BINDER_PATH, rsbinder::LEGACY_BINDER_PATH]
+            .iter()
+            .map(PathBuf::from)
+            .collect(),
+    };
+    candidates
+        .iter()
+        .find(|p| p.exists())
+        .cloned()
+        .ok_or_else(|| Error::NoDaemon {
+            endpoint: "kernel binder".into(),
+            reason: format!(
+                "no binder device at {}",
+                candidates
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(" or ")
+            ),
+        })
+}
+
+fn open_kernel(options: &ConnectOptions) -> Result<Opened> {
+    let device = binder_device(options)?;
+    let endpoint = format!("kernel binder {}", device.display());
+    let no_daemon = |reason: String| Error::NoDaemon {
+        endpoint: endpoint.clone(),
+        reason,
+    };
+    let client = Client::open(Uri::new(KernelEndpoint::default().with_driver(&device)))
+        .map_err(|s| no_daemon(format!("cannot open the driver: {s:?}")))?;
+    let name = options.service_name();
+    let service = client
+        .try_get::<dyn IEneaBuffer>(&name)
+        .map_err(|s| no_daemon(format!("service manager look-up of {name} failed: {s:?}")))?
+        .ok_or_else(|| no_daemon(format!("{name} is not registered")))?;
+    Ok(Opened {
+        service,
+        endpoint,
+        transport: TransportKind::KernelBinder,
+    })
+}
+
+fn open_socket(options: &ConnectOptions) -> Result<Opened> {
+    let path: &Path = &options.socket;
+    let endpoint = format!("unix://{}", path.display());
+    let no_daemon = |reason: String| Error::NoDaemon {
+        endpoint: endpoint.clone(),
+        reason,
+    };
+    if !path.exists() {
+        return Err(no_daemon(format!("no socket at {}", path.display())));
+    }
+    let uri =
+        Uri::new(Endpoint::unix(path)).with_wire(WireProfile::Android13Plus(WireVersion::MAX));
+    let client = Client::open_with(uri, |o, _| {
+        o.fd_mode = Some(FileDescriptorTransportMode::Unix);
+        o.timeout = Some(options.timeout);
+    })
+    .map_err(|s| match s {
+        StatusCode::BadValue | StatusCode::InvalidOperation => {
+            Error::FdPassingRefused(endpoint.clone())
+        }
+        s => no_daemon(format!("cannot connect: {s:?}")),
+    })?;
+    if !client.caps().contains(TransportCaps::FD_PASSING) {
+        return Err(Error::FdPassingRefused(endpoint));
+    }
+    let name = options.service_name();
+    let service = client
+        .try_get::<dyn IEneaBuffer>(&name)
+        .map_err(|s| no_daemon(format!("look-up of {name} failed: {s:?}")))?
+        .ok_or_else(|| no_daemon(format!("the daemon there does not serve {name}")))?;
+    Ok(Opened {
+        service,
+        endpoint,
+        transport: TransportKind::UnixSocket,
+    })
+}

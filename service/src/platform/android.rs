@@ -1,0 +1,97 @@
+//! Android seam: AOSP libbinder_rs + binder_tokio, registered with servicemanager.
+//! Mirrors linux.rs item for item; only the binder stack differs.
+
+pub use binder::{Interface, ParcelFileDescriptor, Result, Status, Strong};
+use log::LevelFilter;
+pub use vendor_enea_buffer::aidl::vendor::enea::buffer::IEneaBuffer::{
+    BnEneaBuffer, IEneaBuffer, IEneaBufferAsyncServer,
+};
+
+use crate::config::{Config, Transport};
+
+/// Binder threads: calls are a dup() each, so a few suffice.
+const KERNEL_BINDER_THREADS: u32 = 4;
+
+/// Why the daemon could not start serving.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// Android serves through servicemanager only.
+    #[error("--transport {0:?} is not available on Android: only kernel binder is")]
+    UnsupportedTransport(Transport),
+    /// servicemanager refused the registration (VINTF manifest, SELinux).
+    #[error("cannot register {name} with servicemanager: {status:?}")]
+    Register {
+        /// The service name.
+        name: String,
+        /// libbinder's status.
+        status: binder::StatusCode,
+    },
+}
+
+/// A running server; the binder thread pool has no shutdown, so the
+/// process exit ends it.
+pub struct Serving {
+    /// Where clients reach the service, for the log.
+    pub description: String,
+}
+
+impl Serving {
+    /// Nothing to stop: init's SIGTERM ends the process after this returns.
+    pub fn stop(self) {}
+}
+
+/// Sets up logcat logging, and panics logged to logcat too.
+pub fn init_logging(level: LevelFilter) {
+    android_logger::init_once(
+        android_logger::Config::default()
+            .with_tag("vendor.enea.buffer")
+            .with_max_level(level.max(LevelFilter::Error)),
+    );
+    std::panic::set_hook(Box::new(|info| log::error!("{info}")));
+}
+
+/// Wraps the async service into a binder driven by `rt`.
+pub fn new_binder<S>(service: S, rt: tokio::runtime::Handle) -> Strong<dyn IEneaBuffer>
+where
+    S: IEneaBufferAsyncServer + Sync + Send + 'static,
+{
+    BnEneaBuffer::new_async_binder(
+        service,
+        binder_tokio::TokioRuntime(rt),
+        binder::BinderFeatures::default(),
+    )
+}
+
+/// A service-specific error status with a message.
+pub fn service_specific_error(code: i32, message: &str) -> Status {
+    let message = std::ffi::CString::new(message).unwrap_or_default();
+    Status::new_service_specific_error(code, Some(&message))
+}
+
+/// The caller of the transaction being handled: (uid, pid).
+pub fn calling_identity() -> (u32, i32) {
+    (
+        binder::ThreadState::get_calling_uid(),
+        binder::ThreadState::get_calling_pid(),
+    )
+}
+
+/// Registers `binder` as `config.service_name()` with servicemanager.
+pub fn start_serving(
+    config: &Config,
+    binder: Strong<dyn IEneaBuffer>,
+) -> std::result::Result<Serving, ServeError> {
+    if config.transport == Transport::Socket {
+        return Err(ServeError::UnsupportedTransport(config.transport));
+    }
+    binder::ProcessState::set_thread_pool_max_thread_count(KERNEL_BINDER_THREADS);
+    binder::ProcessState::start_thread_pool();
+    let name = config.service_name();
+    binder::add_service(&name, binder.as_binder()).map_err(|status| ServeError::Register {
+        name: name.clone(),
+        status,
+    })?;
+    Ok(Serving {
+        description: format!("servicemanager as {name}"),
+    })
+}
