@@ -61,6 +61,11 @@ fn run(config: &Config) -> Result<(), String> {
         .build()
         .map_err(|e| format!("cannot start the tokio runtime: {e}"))?;
 
+    // Handlers first: a SIGTERM that arrives as soon as we serve must stop us gracefully.
+    let stop = {
+        let _in_runtime = runtime.enter();
+        StopSignals::install()?
+    };
     let region = SharedRegion::create("vendor.enea.buffer", config.size)
         .map(Arc::new)
         .map_err(|e| format!("cannot allocate the shared region: {e}"))?;
@@ -79,10 +84,9 @@ fn run(config: &Config) -> Result<(), String> {
 
     runtime.block_on(async {
         let logger = tokio::spawn(log_word0(region.clone(), config.log_period));
-        let signal = wait_for_stop_signal().await;
+        stop.wait().await;
         logger.abort();
-        signal
-    })?;
+    });
     info!("stopping: no new clients, finishing calls in flight");
     serving.stop();
     info!("stopped");
@@ -106,14 +110,27 @@ async fn log_word0(region: Arc<SharedRegion>, period: Duration) {
     }
 }
 
-/// Resolves on SIGTERM (init's stop) or SIGINT (Ctrl-C).
-async fn wait_for_stop_signal() -> Result<(), String> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).map_err(|e| format!("SIGTERM handler: {e}"))?;
-    let mut int = signal(SignalKind::interrupt()).map_err(|e| format!("SIGINT handler: {e}"))?;
-    tokio::select! {
-        _ = term.recv() => info!("SIGTERM received"),
-        _ = int.recv() => info!("SIGINT received"),
+/// SIGTERM (init's `stop`) and SIGINT (Ctrl-C) handlers.
+struct StopSignals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    /// Installs both handlers; must run inside the tokio runtime.
+    fn install() -> Result<Self, String> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(Self {
+            term: signal(SignalKind::terminate()).map_err(|e| format!("SIGTERM handler: {e}"))?,
+            int: signal(SignalKind::interrupt()).map_err(|e| format!("SIGINT handler: {e}"))?,
+        })
     }
-    Ok(())
+
+    /// Resolves when either signal arrives.
+    async fn wait(mut self) {
+        tokio::select! {
+            _ = self.term.recv() => info!("SIGTERM received"),
+            _ = self.int.recv() => info!("SIGINT received"),
+        }
+    }
 }

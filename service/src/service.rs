@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use log::{debug, warn};
+use log::{info, warn};
 use rustix::io::Errno;
 
 use crate::platform::{
@@ -39,7 +39,7 @@ fn no_resources(what: &str, errno: Errno) -> Status {
 impl IEneaBufferAsyncServer for EneaBufferService {
     async fn r#getBuffer(&self) -> Result<ParcelFileDescriptor> {
         let (uid, pid) = platform::calling_identity();
-        debug!("getBuffer from uid={uid} pid={pid}");
+        info!("getBuffer from uid={uid} pid={pid}");
         self.region
             .dup_read_write()
             .map(ParcelFileDescriptor::new)
@@ -52,7 +52,7 @@ impl IEneaBufferAsyncServer for EneaBufferService {
 
     async fn r#getReadOnlyBuffer(&self) -> Result<ParcelFileDescriptor> {
         let (uid, pid) = platform::calling_identity();
-        debug!("getReadOnlyBuffer from uid={uid} pid={pid}");
+        info!("getReadOnlyBuffer from uid={uid} pid={pid}");
         self.region
             .dup_read_only()
             .map(ParcelFileDescriptor::new)

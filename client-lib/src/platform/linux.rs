@@ -111,13 +111,31 @@ fn open_socket(options: &ConnectOptions) -> Result<Opened> {
         return Err(Error::FdPassingRefused(endpoint));
     }
     let name = options.service_name();
-    let service = client
-        .try_get::<dyn IEneaBuffer>(&name)
-        .map_err(|s| no_daemon(format!("look-up of {name} failed: {s:?}")))?
-        .ok_or_else(|| no_daemon(format!("the daemon there does not serve {name}")))?;
+    let service = match client.try_get::<dyn IEneaBuffer>(&name) {
+        Ok(Some(service)) => service,
+        Ok(None) => return Err(no_daemon(format!("the daemon there does not serve {name}"))),
+        // The android-13+ wire refuses an fd mode by closing the connection.
+        Err(StatusCode::DeadObject) if answers_without_fds(options, &name) => {
+            return Err(Error::FdPassingRefused(endpoint))
+        }
+        Err(s) => return Err(no_daemon(format!("look-up of {name} failed: {s:?}"))),
+    };
     Ok(Opened {
         service,
         endpoint,
         transport: TransportKind::UnixSocket,
+    })
+}
+
+/// Whether the server answers a look-up, whatever the answer, on a
+/// connection that asks for no fds: then fds were what it refused.
+fn answers_without_fds(options: &ConnectOptions, name: &str) -> bool {
+    let uri = Uri::new(Endpoint::unix(&options.socket))
+        .with_wire(WireProfile::Android13Plus(WireVersion::MAX));
+    Client::open_with(uri, |o, _| o.timeout = Some(options.timeout)).is_ok_and(|c| {
+        !matches!(
+            c.try_get::<dyn IEneaBuffer>(name),
+            Err(StatusCode::DeadObject | StatusCode::RpcError)
+        )
     })
 }

@@ -1,0 +1,61 @@
+//! Test harness: starts the real daemon and real client processes and talks
+//! to them over a real binder transport, chosen by `ENEA_TEST_TRANSPORT`:
+//! `socket` (default; rsbinder RPC over a Unix socket) or `binder` (kernel
+//! binder, as inside the VM rig, where the daemon is started from init.rc).
+
+pub mod bins;
+pub mod daemon;
+pub mod initrc;
+pub mod probe;
+
+pub use daemon::{Daemon, DaemonOptions};
+pub use probe::{eneabuf, Held, Probe};
+
+use std::time::Duration;
+
+/// Upper bound for anything a test waits on: generous, so a loaded CI
+/// machine does not flake, yet a hang still fails instead of blocking.
+pub const WAIT: Duration = Duration::from_secs(30);
+
+/// The word the daemon writes at start-up.
+pub const DEADCAFE: u32 = 0xdead_cafe;
+
+/// The transport the suite runs over.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// rsbinder RPC on a Unix socket; the harness starts the daemon itself.
+    Socket,
+    /// Kernel binder; the daemon is started from init.rc's service definition.
+    Binder,
+}
+
+impl Mode {
+    /// The mode selected by `ENEA_TEST_TRANSPORT`; an unknown value panics.
+    pub fn current() -> Mode {
+        match std::env::var("ENEA_TEST_TRANSPORT").as_deref() {
+            Err(_) | Ok("") | Ok("socket") => Mode::Socket,
+            Ok("binder") => Mode::Binder,
+            Ok(other) => panic!("ENEA_TEST_TRANSPORT={other}: expected `socket` or `binder`"),
+        }
+    }
+
+    /// The `--transport` value clients use in this mode.
+    pub fn transport_arg(self) -> &'static str {
+        match self {
+            Mode::Socket => "socket",
+            Mode::Binder => "binder",
+        }
+    }
+}
+
+/// Panics unless the test runs as root (needed to run processes as another uid).
+pub fn require_root(why: &str) {
+    assert!(
+        rustix::process::geteuid().is_root(),
+        "this test must run as root: {why}"
+    );
+}
+
+/// An unprivileged uid/gid for "another user" clients (AID_SHELL), distinct
+/// from the daemon's (root on the host, `nobody` under init.rc).
+pub const OTHER_UID: u32 = 2000;

@@ -1,0 +1,176 @@
+//! Client processes: the `eneabuf` CLI and the `enea-buffer-probe` test client.
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::process::CommandExt;
+use std::process::{Child, ChildStdin, Command, Output, Stdio};
+use std::sync::mpsc::{channel, Receiver};
+
+use crate::{bins, daemon::wait_bounded, Daemon, WAIT};
+
+/// Runs `command` to completion within [`WAIT`], or panics naming it.
+pub fn run_bounded(mut command: Command) -> Output {
+    let what = format!("{command:?}");
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = command.spawn().unwrap_or_else(|e| panic!("{what}: {e}"));
+    let (out, err) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
+    let out = std::thread::spawn(move || std::io::read_to_string(out).unwrap_or_default());
+    let err = std::thread::spawn(move || std::io::read_to_string(err).unwrap_or_default());
+    let Some(status) = wait_bounded(&mut child, WAIT) else {
+        let _ = child.kill();
+        panic!("{what} did not finish within {WAIT:?}");
+    };
+    Output {
+        status,
+        stdout: out.join().unwrap().into_bytes(),
+        stderr: err.join().unwrap().into_bytes(),
+    }
+}
+
+/// Runs `eneabuf <args>` against `daemon`.
+pub fn eneabuf(daemon: &Daemon, args: &[&str]) -> Output {
+    let mut cmd = Command::new(bins::path(bins::ENEABUF));
+    cmd.args(daemon.client_args()).args(args);
+    run_bounded(cmd)
+}
+
+/// The probe binary, run once to completion.
+pub struct Probe;
+
+impl Probe {
+    /// `enea-buffer-probe <args>` against `daemon`, optionally as another uid.
+    pub fn run(daemon: &Daemon, args: &[&str], run_as: Option<u32>) -> Output {
+        run_bounded(probe_command(daemon, args, run_as))
+    }
+
+    /// Starts a probe that maps the region and holds it, taking commands.
+    pub fn hold(daemon: &Daemon, read_only: bool, run_as: Option<u32>) -> Held {
+        let args: &[&str] = if read_only {
+            &["hold", "--read-only"]
+        } else {
+            &["hold"]
+        };
+        let mut cmd = probe_command(daemon, args, run_as);
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        let mut child = cmd.spawn().expect("spawning the probe");
+        let stdin = child.stdin.take().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut held = Held {
+            child,
+            stdin,
+            lines,
+            fd: 0,
+            dev: 0,
+            ino: 0,
+            base: 0,
+        };
+        let ready = held.reply();
+        held.fd = field(&ready, "fd").parse().unwrap();
+        held.dev = field(&ready, "dev").parse().unwrap();
+        held.ino = field(&ready, "ino").parse().unwrap();
+        held.base = parse_hex(field(&ready, "base"));
+        held
+    }
+}
+
+fn probe_command(daemon: &Daemon, args: &[&str], run_as: Option<u32>) -> Command {
+    let mut cmd = Command::new(bins::path(bins::PROBE));
+    cmd.args(daemon.client_args()).args(args);
+    if let Some(uid) = run_as {
+        cmd.uid(uid).gid(uid);
+    }
+    cmd
+}
+
+/// A probe process holding a mapping of the region.
+pub struct Held {
+    child: Child,
+    stdin: ChildStdin,
+    lines: Receiver<String>,
+    /// The fd number of the region in the probe.
+    pub fd: i32,
+    /// `st_dev` of the probe's fd.
+    pub dev: u64,
+    /// `st_ino` of the probe's fd.
+    pub ino: u64,
+    /// Where the probe mapped it.
+    pub base: u64,
+}
+
+impl Held {
+    fn reply(&mut self) -> String {
+        let line = self
+            .lines
+            .recv_timeout(WAIT)
+            .unwrap_or_else(|e| panic!("probe did not answer within {WAIT:?}: {e}"));
+        assert!(!line.starts_with("error"), "probe failed: {line}");
+        line
+    }
+
+    fn ask(&mut self, command: &str) -> String {
+        writeln!(self.stdin, "{command}").expect("writing to the probe");
+        self.reply()
+    }
+
+    /// Word 0, read through the probe's mapping.
+    pub fn get(&mut self) -> u32 {
+        parse_hex(field(&self.ask("get"), "value")) as u32
+    }
+
+    /// Stores `value` into word 0 through the probe's mapping.
+    pub fn set(&mut self, value: u32) {
+        self.ask(&format!("set {value:#x}"));
+    }
+
+    /// Adds `n` to word 0 through the probe's mapping; returns the old value.
+    pub fn add(&mut self, n: u32) -> u32 {
+        parse_hex(field(&self.ask(&format!("add {n}")), "old")) as u32
+    }
+
+    /// Asks the probe to exit and waits for it.
+    pub fn quit(mut self) {
+        let _ = writeln!(self.stdin, "quit");
+        assert!(
+            wait_bounded(&mut self.child, WAIT).is_some(),
+            "probe did not quit"
+        );
+    }
+
+    /// SIGKILLs the probe mid-session, as a crashing client.
+    pub fn crash(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The value of `key=value` in a space-separated line; panics if absent.
+pub fn field<'a>(line: &'a str, key: &str) -> &'a str {
+    line.split_whitespace()
+        .find_map(|kv| kv.strip_prefix(key).and_then(|r| r.strip_prefix('=')))
+        .unwrap_or_else(|| panic!("no {key}= in {line:?}"))
+}
+
+/// Parses `0x...` hex.
+pub fn parse_hex(text: &str) -> u64 {
+    u64::from_str_radix(text.trim_start_matches("0x"), 16)
+        .unwrap_or_else(|_| panic!("not hex: {text:?}"))
+}

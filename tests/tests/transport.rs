@@ -1,0 +1,296 @@
+//! The product's behaviour through whichever transport `ENEA_TEST_TRANSPORT`
+//! selects: rsbinder RPC on a Unix socket here, kernel binder in the VM rig.
+//! Every test starts the real daemon and talks to it from separate processes.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use enea_buffer_tests::probe::field;
+use enea_buffer_tests::{
+    eneabuf, require_root, Daemon, DaemonOptions, Mode, Probe, DEADCAFE, OTHER_UID, WAIT,
+};
+
+fn stdout(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn assert_ok(o: &std::process::Output, what: &str) {
+    assert!(
+        o.status.success(),
+        "{what} failed: {}\nstdout: {}\nstderr: {}",
+        o.status,
+        stdout(o),
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+/// The seed: a separate client increments word 0, the daemon's own periodic
+/// log then reports 0xdeadcaff.
+#[test]
+fn seed_scenario_increment_shows_in_the_daemon_log() {
+    let daemon = Daemon::start();
+    assert!(daemon
+        .wait_log(|l| l.contains("Data=0xdeadcafe"), WAIT)
+        .is_some());
+    let out = eneabuf(&daemon, &["increment"]);
+    assert_ok(&out, "eneabuf increment");
+    let lines: Vec<String> = stdout(&out).lines().map(str::to_owned).collect();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(lines[0].ends_with("Data=0xdeadcafe"), "{lines:?}");
+    assert!(lines[1].ends_with("Data=0xdeadcaff"), "{lines:?}");
+    let seen = daemon.wait_log(|l| l.contains("Data=0xdeadcaff"), WAIT);
+    assert!(
+        seen.is_some(),
+        "daemon never logged 0xdeadcaff:\n{}",
+        daemon.log_text()
+    );
+}
+
+/// The daemon's memfd fds, from /proc/<pid>/fd: (fd number, dev, ino).
+fn daemon_memfds(pid: u32) -> Vec<(i32, u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    let dir = format!("/proc/{pid}/fd");
+    std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{dir}: {e}"))
+        .filter_map(Result::ok)
+        .filter(|e| {
+            std::fs::read_link(e.path())
+                .is_ok_and(|t| t.to_string_lossy().starts_with("/memfd:vendor.enea.buffer"))
+        })
+        .filter_map(|e| {
+            let fd = e.file_name().to_str()?.parse().ok()?;
+            let meta = std::fs::metadata(e.path()).ok()?;
+            Some((fd, meta.dev(), meta.ino()))
+        })
+        .collect()
+}
+
+/// The second seed: the fd the client receives is a different number in a
+/// different process, yet names the same file; writes cross both ways.
+#[test]
+fn client_fd_differs_but_names_the_same_file_and_writes_cross_both_ways() {
+    let daemon = Daemon::start();
+    let mut a = Probe::hold(&daemon, false, None);
+    let theirs = daemon_memfds(daemon.pid());
+    assert!(!theirs.is_empty(), "no memfd in /proc/{}/fd", daemon.pid());
+    for (fd, dev, ino) in &theirs {
+        assert_eq!(
+            (*dev, *ino),
+            (a.dev, a.ino),
+            "daemon fd {fd} is another file"
+        );
+        assert_ne!(
+            *fd, a.fd,
+            "fd numbers are per process; the client's matched the daemon's"
+        );
+    }
+    // Daemon -> client: the daemon's initial write is what the client reads.
+    assert_eq!(a.get(), DEADCAFE);
+    // Client -> daemon: the daemon's own mapping shows the client's store.
+    a.set(0x1234_5678);
+    let seen = daemon.wait_log(|l| l.contains("Data=0x12345678"), WAIT);
+    assert!(
+        seen.is_some(),
+        "daemon never saw the client's write:\n{}",
+        daemon.log_text()
+    );
+    // Client -> client, through two different processes' mappings.
+    let mut b = Probe::hold(&daemon, false, None);
+    assert_eq!((b.dev, b.ino), (a.dev, a.ino));
+    assert_eq!(b.get(), 0x1234_5678);
+    b.add(1);
+    assert_eq!(a.get(), 0x1234_5679);
+    a.quit();
+    b.quit();
+}
+
+/// Reference counting: the region outlives the daemon while a client maps
+/// it; a restarted daemon starts a fresh region.
+#[test]
+fn mapping_outlives_the_daemon_and_a_restart_hands_out_a_fresh_region() {
+    let daemon = Daemon::start();
+    let dir = daemon.dir.clone();
+    let mut held = Probe::hold(&daemon, false, None);
+    let old_file = (held.dev, held.ino);
+    held.add(1);
+    let status = daemon.terminate();
+    assert!(status.success(), "daemon exit: {status}");
+    // The daemon is gone; its region is not.
+    assert_eq!(held.add(1), 0xdead_caff);
+    assert_eq!(held.get(), 0xdead_cb00);
+
+    let restarted = Daemon::start_with(DaemonOptions {
+        dir: Some(dir),
+        ..Default::default()
+    });
+    let mut fresh = Probe::hold(&restarted, false, None);
+    assert_ne!(
+        (fresh.dev, fresh.ino),
+        old_file,
+        "restart reused the old file"
+    );
+    assert_eq!(fresh.get(), DEADCAFE);
+    assert_eq!(
+        held.get(),
+        0xdead_cb00,
+        "the old region changed under its last client"
+    );
+    held.quit();
+    fresh.quit();
+}
+
+/// 16 processes x 10,000 atomic increments lose none.
+#[test]
+fn sixteen_clients_incrementing_concurrently_lose_nothing() {
+    let daemon = Daemon::start();
+    let workers: Vec<_> = (0..16)
+        .map(|_| {
+            let mut cmd = std::process::Command::new(enea_buffer_tests::bins::path(
+                enea_buffer_tests::bins::PROBE,
+            ));
+            cmd.args(daemon.client_args())
+                .args(["increment", "--count", "10000"]);
+            std::thread::spawn(move || enea_buffer_tests::probe::run_bounded(cmd))
+        })
+        .collect();
+    for w in workers {
+        assert_ok(&w.join().unwrap(), "probe increment");
+    }
+    let out = eneabuf(&daemon, &["get"]);
+    assert_ok(&out, "eneabuf get");
+    let expected = DEADCAFE.wrapping_add(16 * 10_000);
+    assert_eq!(stdout(&out).trim(), format!("{expected:#010x}"));
+}
+
+fn routes(out: &std::process::Output) -> BTreeMap<String, String> {
+    stdout(out)
+        .lines()
+        .filter(|l| l.starts_with("route="))
+        .map(|l| (field(l, "route").to_owned(), field(l, "result").to_owned()))
+        .collect()
+}
+
+/// A read-write client still cannot change the file's size or seals.
+#[test]
+fn read_write_client_cannot_truncate_grow_or_reseal() {
+    let daemon = Daemon::start();
+    let out = Probe::run(&daemon, &["attack-rw"], None);
+    assert_ok(&out, "probe attack-rw");
+    let got = routes(&out);
+    let expected: BTreeMap<String, String> = [
+        ("ftruncate_shrink", "EPERM"),
+        ("ftruncate_grow", "EPERM"),
+        ("fallocate_grow", "EPERM"),
+        ("pwrite_past_end", "EPERM"),
+        ("add_seal_write", "EPERM"),
+        ("add_seal_future_write", "EPERM"),
+        ("pwrite_inside", "ok"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    assert_eq!(got, expected);
+    // The daemon keeps serving, and the region kept its size.
+    let info = eneabuf(&daemon, &["info"]);
+    assert_ok(&info, "eneabuf info after the attack");
+    assert!(
+        stdout(&info).contains("size:      10240 bytes"),
+        "{}",
+        stdout(&info)
+    );
+}
+
+/// The read-only fd, held by a process of another uid, cannot be made to
+/// write the region by any route a Linux process has.
+#[test]
+fn read_only_buffer_resists_every_write_route_from_another_uid() {
+    require_root("the attacking client must run under a different uid than the daemon");
+    let daemon = Daemon::start();
+    let out = Probe::run(&daemon, &["attack-ro"], Some(OTHER_UID));
+    assert_ok(&out, "probe attack-ro");
+    let got = routes(&out);
+    let expected: BTreeMap<String, String> = [
+        ("mmap_shared_write", "EACCES"),
+        ("mprotect_write", "EACCES"),
+        ("write", "EBADF"),
+        ("pwrite", "EBADF"),
+        ("ftruncate", "EINVAL"),
+        ("fallocate", "EBADF"),
+        ("add_seals", "EPERM"),
+        ("reopen_rdwr", "EACCES"),
+        ("reopen_wronly", "EACCES"),
+        ("fchmod", "EPERM"),
+        ("setfl_rdwr", "still-read-only"),
+        ("mmap_private_write", "ok"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    assert_eq!(got, expected);
+    // The private mapping's write stayed private.
+    let value = stdout(&out)
+        .lines()
+        .find(|l| l.starts_with("value="))
+        .map(|l| field(l, "value").to_owned());
+    assert_eq!(value.as_deref(), Some("0xdeadcafe"));
+    let get = eneabuf(&daemon, &["get"]);
+    assert_eq!(stdout(&get).trim(), "0xdeadcafe");
+}
+
+/// The daemon sees the real caller: kernel-vouched uid and pid.
+#[test]
+fn daemon_sees_the_calling_clients_uid() {
+    require_root("the client must run under a different uid than the daemon");
+    let daemon = Daemon::start();
+    let mut held = Probe::hold(&daemon, true, Some(OTHER_UID));
+    let line = format!("getReadOnlyBuffer from uid={OTHER_UID} ");
+    let seen = daemon.wait_log(|l| l.contains(&line), WAIT);
+    assert!(
+        seen.is_some(),
+        "no `{line}` in the daemon log:\n{}",
+        daemon.log_text()
+    );
+    assert_eq!(held.get(), DEADCAFE);
+}
+
+fn fd_count(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .count()
+}
+
+/// Waits (bounded) until `cond` holds, re-checking as state changes.
+fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + WAIT;
+    while !cond() {
+        assert!(
+            Instant::now() < deadline,
+            "{what} did not happen within {WAIT:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Clients that crash while holding a mapping, or come and go by the
+/// hundred, leave the daemon serving and holding no extra fds.
+#[test]
+fn crashing_and_departing_clients_leak_nothing() {
+    let daemon = Daemon::start();
+    let pid = daemon.pid();
+    assert_ok(&eneabuf(&daemon, &["get"]), "warm-up client");
+    let baseline = fd_count(pid);
+    let held: Vec<_> = (0..8).map(|_| Probe::hold(&daemon, false, None)).collect();
+    for h in held {
+        h.crash();
+    }
+    for _ in 0..50 {
+        assert_ok(&eneabuf(&daemon, &["get"]), "eneabuf get");
+    }
+    eventually("daemon fd count back to baseline", || {
+        fd_count(pid) <= baseline
+    });
+    assert_eq!(stdout(&eneabuf(&daemon, &["get"])).trim(), "0xdeadcafe");
+    assert!(Path::new(&format!("/proc/{pid}")).exists(), "daemon died");
+    assert_eq!(Mode::current(), daemon.mode);
+}
