@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::mapping::{MapOptions, ReadOnlyBuffer, SharedBuffer};
-use crate::platform::{self, IEneaBuffer, Status, Strong};
+use crate::platform::{self, IEneaBuffer, Keepalive, Status, Strong};
 
 /// Interface descriptor of the service.
 pub const DESCRIPTOR: &str = "vendor.enea.buffer.IEneaBuffer";
@@ -18,7 +18,7 @@ pub const SOCKET_ENV: &str = "ENEA_BUFFER_SOCKET";
 pub const MAX_SIZE: usize = 1 << 30;
 
 /// Which transport to look for the service on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Transport {
     /// Kernel binder if the service is registered there, else the Unix socket.
     Auto,
@@ -26,6 +26,22 @@ pub enum Transport {
     Binder,
     /// rsbinder RPC over a Unix socket only.
     Socket,
+}
+
+impl std::str::FromStr for Transport {
+    type Err = String;
+
+    /// Parses `auto`, `binder` or `socket`, as the CLI flags spell them.
+    fn from_str(text: &str) -> std::result::Result<Self, String> {
+        match text {
+            "auto" => Ok(Transport::Auto),
+            "binder" => Ok(Transport::Binder),
+            "socket" => Ok(Transport::Socket),
+            _ => Err(format!(
+                "'{text}' is not a transport: use auto, binder or socket"
+            )),
+        }
+    }
 }
 
 /// The transport a connection actually uses.
@@ -59,6 +75,9 @@ pub struct ConnectOptions {
     pub instance: String,
     /// How long a silent daemon may keep a call waiting (socket transport).
     pub timeout: Duration,
+    /// Prepare the connection for [`Connection::link_to_death`]: a binder
+    /// looper thread (kernel) or a callback connection (RPC).
+    pub death_notifications: bool,
 }
 
 impl Default for ConnectOptions {
@@ -71,6 +90,7 @@ impl Default for ConnectOptions {
             binder_device: None,
             instance: "default".into(),
             timeout: Duration::from_secs(10),
+            death_notifications: false,
         }
     }
 }
@@ -84,10 +104,16 @@ impl ConnectOptions {
 
 /// A connection to the service; mappings made from it keep it alive.
 pub struct Connection {
-    service: Strong<dyn IEneaBuffer>,
+    keepalive: Keepalive,
+    options: ConnectOptions,
     endpoint: String,
     transport: TransportKind,
     size: usize,
+}
+
+/// A registered death notification; dropping it cancels the callback.
+pub struct DeathWatch {
+    _link: platform::DeathLink,
 }
 
 impl Connection {
@@ -95,13 +121,14 @@ impl Connection {
     pub fn connect(options: &ConnectOptions) -> Result<Self> {
         let opened = platform::open(options)?;
         let mut conn = Self {
-            service: opened.service,
+            keepalive: opened.keepalive,
+            options: options.clone(),
             endpoint: opened.endpoint,
             transport: opened.transport,
             size: 0,
         };
         let reported = conn
-            .service
+            .service()
             .r#getBufferSize()
             .map_err(|s| conn.call_error("getBufferSize", s))?;
         conn.size = usize::try_from(reported)
@@ -128,7 +155,29 @@ impl Connection {
 
     /// The service proxy, for callers that need more than mappings.
     pub fn service(&self) -> &Strong<dyn IEneaBuffer> {
-        &self.service
+        &self.keepalive.service
+    }
+
+    /// Whether the service still answers (a binder ping).
+    pub fn is_alive(&self) -> bool {
+        self.service().as_binder().ping_binder().is_ok()
+    }
+
+    /// Calls `on_death` once when the service dies or the connection to it
+    /// is lost. Needs [`ConnectOptions::death_notifications`].
+    pub fn link_to_death(&self, on_death: impl Fn() + Send + Sync + 'static) -> Result<DeathWatch> {
+        platform::link_to_death(&self.keepalive, Box::new(on_death))
+            .map(|link| DeathWatch { _link: link })
+            .map_err(|status| Error::Call {
+                call: "linkToDeath",
+                status: format!("{status:?}"),
+            })
+    }
+
+    /// A fresh connection with the same options, e.g. after the service
+    /// died and was restarted; mappings of the old one stay valid.
+    pub fn reconnect(&self) -> Result<Connection> {
+        Connection::connect(&self.options)
     }
 
     /// Maps the region read-write.
@@ -139,13 +188,13 @@ impl Connection {
     /// Maps the region read-write with `options`.
     pub fn map_with(&self, options: MapOptions) -> Result<SharedBuffer> {
         let fd = self.fetch("getBuffer", |s| s.r#getBuffer())?;
-        SharedBuffer::new(fd, self.size, options, self.service.clone())
+        SharedBuffer::new(fd, self.size, options, self.keepalive.clone())
     }
 
     /// Maps the read-only view of the region.
     pub fn map_read_only(&self) -> Result<ReadOnlyBuffer> {
         let fd = self.fetch("getReadOnlyBuffer", |s| s.r#getReadOnlyBuffer())?;
-        ReadOnlyBuffer::new(fd, self.size, MapOptions::default(), self.service.clone())
+        ReadOnlyBuffer::new(fd, self.size, MapOptions::default(), self.keepalive.clone())
     }
 
     /// Calls the getter and checks the fd against the reported size.
@@ -154,7 +203,7 @@ impl Connection {
         call: &'static str,
         get: impl FnOnce(&Strong<dyn IEneaBuffer>) -> std::result::Result<platform::ParcelFd, Status>,
     ) -> Result<OwnedFd> {
-        let fd: OwnedFd = get(&self.service)
+        let fd: OwnedFd = get(self.service())
             .map_err(|s| self.call_error(call, s))?
             .into();
         // ashmem reports 0; a memfd reports its real size, which must match.

@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64};
 use rustix::mm::{MapFlags, ProtFlags};
 
 use crate::error::{Error, Result};
-use crate::platform::{IEneaBuffer, Strong};
+use crate::platform::Keepalive;
 
 /// How to map a region.
 #[derive(Clone, Copy, Debug, Default)]
@@ -51,7 +51,7 @@ struct Mapping {
     len: usize,
     fd: OwnedFd,
     // Held so the service (and, over RPC, the session) lives as long as the mapping.
-    _service: Strong<dyn IEneaBuffer>,
+    _keepalive: Keepalive,
 }
 
 // SAFETY: the mapping is owned by this value; all access to its memory is
@@ -66,7 +66,7 @@ impl Mapping {
         len: usize,
         writable: bool,
         options: MapOptions,
-        service: Strong<dyn IEneaBuffer>,
+        keepalive: Keepalive,
     ) -> Result<Self> {
         let prot = if writable {
             ProtFlags::READ | ProtFlags::WRITE
@@ -86,7 +86,7 @@ impl Mapping {
             base,
             len,
             fd,
-            _service: service,
+            _keepalive: keepalive,
         })
     }
 
@@ -193,9 +193,9 @@ impl SharedBuffer {
         fd: OwnedFd,
         len: usize,
         options: MapOptions,
-        service: Strong<dyn IEneaBuffer>,
+        keepalive: Keepalive,
     ) -> Result<Self> {
-        Mapping::new(fd, len, true, options, service).map(|map| Self { map })
+        Mapping::new(fd, len, true, options, keepalive).map(|map| Self { map })
     }
 
     common_accessors!();
@@ -245,9 +245,9 @@ impl ReadOnlyBuffer {
         fd: OwnedFd,
         len: usize,
         options: MapOptions,
-        service: Strong<dyn IEneaBuffer>,
+        keepalive: Keepalive,
     ) -> Result<Self> {
-        Mapping::new(fd, len, false, options, service).map(|map| Self { map })
+        Mapping::new(fd, len, false, options, keepalive).map(|map| Self { map })
     }
 
     common_accessors!();

@@ -9,7 +9,7 @@ pub mod initrc;
 pub mod probe;
 
 pub use daemon::{Daemon, DaemonOptions};
-pub use probe::{eneabuf, Held, Probe};
+pub use probe::{eneabuf, Held, Interactive, Probe};
 
 use std::time::Duration;
 

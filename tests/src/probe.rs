@@ -45,13 +45,9 @@ impl Probe {
         run_bounded(probe_command(daemon, args, run_as))
     }
 
-    /// Starts a probe that maps the region and holds it, taking commands.
-    pub fn hold(daemon: &Daemon, read_only: bool, run_as: Option<u32>) -> Held {
-        let args: &[&str] = if read_only {
-            &["hold", "--read-only"]
-        } else {
-            &["hold"]
-        };
+    /// Starts `enea-buffer-probe <args>` as a long-lived process that
+    /// answers commands on stdin, one line each.
+    pub fn interactive(daemon: &Daemon, args: &[&str], run_as: Option<u32>) -> Interactive {
         let mut cmd = probe_command(daemon, args, run_as);
         cmd.stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -67,21 +63,67 @@ impl Probe {
                 }
             }
         });
-        let mut held = Held {
+        Interactive {
             child,
             stdin,
             lines,
-            fd: 0,
-            dev: 0,
-            ino: 0,
-            base: 0,
+        }
+    }
+
+    /// Starts a probe that maps the region and holds it, taking commands.
+    pub fn hold(daemon: &Daemon, read_only: bool, run_as: Option<u32>) -> Held {
+        let args: &[&str] = if read_only {
+            &["hold", "--read-only"]
+        } else {
+            &["hold"]
         };
-        let ready = held.reply();
-        held.fd = field(&ready, "fd").parse().unwrap();
-        held.dev = field(&ready, "dev").parse().unwrap();
-        held.ino = field(&ready, "ino").parse().unwrap();
-        held.base = parse_hex(field(&ready, "base"));
-        held
+        let mut io = Self::interactive(daemon, args, run_as);
+        let ready = io.reply();
+        Held {
+            fd: field(&ready, "fd").parse().unwrap(),
+            dev: field(&ready, "dev").parse().unwrap(),
+            ino: field(&ready, "ino").parse().unwrap(),
+            base: parse_hex(field(&ready, "base")),
+            io,
+        }
+    }
+}
+
+/// A probe process driven line by line.
+pub struct Interactive {
+    child: Child,
+    stdin: ChildStdin,
+    lines: Receiver<String>,
+}
+
+impl Interactive {
+    /// The next line the probe prints (within [`WAIT`]); panics on `error`.
+    pub fn reply(&mut self) -> String {
+        let line = self
+            .lines
+            .recv_timeout(WAIT)
+            .unwrap_or_else(|e| panic!("probe did not answer within {WAIT:?}: {e}"));
+        assert!(!line.starts_with("error"), "probe failed: {line}");
+        line
+    }
+
+    /// Sends `command` and returns the reply line.
+    pub fn ask(&mut self, command: &str) -> String {
+        writeln!(self.stdin, "{command}").expect("writing to the probe");
+        self.reply()
+    }
+
+    /// Says `quit` and waits (bounded) for the probe to exit.
+    pub fn finish(mut self) -> std::process::ExitStatus {
+        let _ = writeln!(self.stdin, "quit");
+        wait_bounded(&mut self.child, WAIT).expect("probe did not exit")
+    }
+}
+
+impl Drop for Interactive {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -96,9 +138,7 @@ fn probe_command(daemon: &Daemon, args: &[&str], run_as: Option<u32>) -> Command
 
 /// A probe process holding a mapping of the region.
 pub struct Held {
-    child: Child,
-    stdin: ChildStdin,
-    lines: Receiver<String>,
+    io: Interactive,
     /// The fd number of the region in the probe.
     pub fd: i32,
     /// `st_dev` of the probe's fd.
@@ -110,18 +150,8 @@ pub struct Held {
 }
 
 impl Held {
-    fn reply(&mut self) -> String {
-        let line = self
-            .lines
-            .recv_timeout(WAIT)
-            .unwrap_or_else(|e| panic!("probe did not answer within {WAIT:?}: {e}"));
-        assert!(!line.starts_with("error"), "probe failed: {line}");
-        line
-    }
-
     fn ask(&mut self, command: &str) -> String {
-        writeln!(self.stdin, "{command}").expect("writing to the probe");
-        self.reply()
+        self.io.ask(command)
     }
 
     /// Word 0, read through the probe's mapping.
@@ -140,25 +170,14 @@ impl Held {
     }
 
     /// Asks the probe to exit and waits for it.
-    pub fn quit(mut self) {
-        let _ = writeln!(self.stdin, "quit");
-        assert!(
-            wait_bounded(&mut self.child, WAIT).is_some(),
-            "probe did not quit"
-        );
+    pub fn quit(self) {
+        assert!(self.io.finish().success(), "probe failed on quit");
     }
 
     /// SIGKILLs the probe mid-session, as a crashing client.
     pub fn crash(mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-}
-
-impl Drop for Held {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.io.child.kill().unwrap();
+        self.io.child.wait().unwrap();
     }
 }
 

@@ -294,3 +294,30 @@ fn crashing_and_departing_clients_leak_nothing() {
     assert!(Path::new(&format!("/proc/{pid}")).exists(), "daemon died");
     assert_eq!(Mode::current(), daemon.mode);
 }
+
+/// Death notification: a client linked to death hears of the daemon's
+/// death, gets ServiceGone instead of a hang, and reconnects to a restarted
+/// daemon's fresh region.
+#[test]
+fn death_is_notified_and_the_client_reconnects_after_a_restart() {
+    let daemon = Daemon::start();
+    let dir = daemon.dir.clone();
+    let mut watcher = Probe::interactive(&daemon, &["death-watch"], None);
+    assert_eq!(field(&watcher.reply(), "value"), "0xdeadcafe");
+    let status = daemon.stop_with(rustix::process::Signal::KILL);
+    assert!(!status.success());
+    let died = watcher.reply();
+    assert!(died.starts_with("died "), "{died}");
+    assert_eq!(watcher.reply(), "call result=ServiceGone alive=false");
+    assert_eq!(watcher.reply(), "old value=0xdeadcafe");
+
+    let _restarted = Daemon::start_with(DaemonOptions {
+        dir: Some(dir),
+        ..Default::default()
+    });
+    assert_eq!(
+        watcher.ask("reconnect"),
+        "reconnected value=0xdeadcafe same_file=false"
+    );
+    assert!(watcher.finish().success());
+}

@@ -12,7 +12,7 @@ use enea_buffer_client::{ConnectOptions, Connection, Transport, DEFAULT_SOCKET};
 #[command(name = "eneabuf", version)]
 struct Cli {
     /// Transport to find the service on.
-    #[arg(long, value_enum, default_value_t = Transport::Auto, global = true)]
+    #[arg(long, default_value = "auto", global = true)]
     transport: Transport,
     /// Socket path of the daemon (socket transport).
     #[arg(long, env = "ENEA_BUFFER_SOCKET", default_value = DEFAULT_SOCKET, global = true)]
@@ -87,6 +87,7 @@ fn run(cli: Cli) -> enea_buffer_client::Result<()> {
         binder_device: cli.binder_device,
         instance: cli.instance,
         timeout: cli.timeout,
+        death_notifications: false,
     };
     let conn = Connection::connect(&options)?;
     match cli.command {

@@ -7,10 +7,37 @@ pub use vendor_enea_buffer::aidl::vendor::enea::buffer::IEneaBuffer::IEneaBuffer
 use crate::connect::{ConnectOptions, Transport, TransportKind};
 use crate::error::{Error, Result};
 
-/// A looked-up service and how it was reached.
-pub struct Opened {
+/// Keeps the service reachable: the proxy.
+#[derive(Clone)]
+pub struct Keepalive {
     /// The proxy.
     pub service: Strong<dyn IEneaBuffer>,
+}
+
+/// A registered death notification; dropping it unlinks it.
+pub struct DeathLink {
+    _recipient: binder::DeathRecipient,
+}
+
+/// Calls `on_death` once the service behind `keepalive` dies.
+pub fn link_to_death(
+    keepalive: &Keepalive,
+    on_death: Box<dyn Fn() + Send + Sync>,
+) -> std::result::Result<DeathLink, binder::StatusCode> {
+    let mut recipient = binder::DeathRecipient::new(move || on_death());
+    keepalive
+        .service
+        .as_binder()
+        .link_to_death(&mut recipient)?;
+    Ok(DeathLink {
+        _recipient: recipient,
+    })
+}
+
+/// A looked-up service and how it was reached.
+pub struct Opened {
+    /// What keeps the service reachable.
+    pub keepalive: Keepalive,
     /// Where the service was found, for messages.
     pub endpoint: String,
     /// Which transport carries the calls.
@@ -38,8 +65,12 @@ pub fn open(options: &ConnectOptions) -> Result<Opened> {
     }
     let service = binder::wait_for_interface::<dyn IEneaBuffer>(&name)
         .map_err(|s| no_daemon(format!("look-up of {name} failed: {s:?}")))?;
+    if options.death_notifications {
+        // The driver delivers BR_DEAD_BINDER to a looper thread.
+        binder::ProcessState::start_thread_pool();
+    }
     Ok(Opened {
-        service,
+        keepalive: Keepalive { service },
         endpoint,
         transport: TransportKind::KernelBinder,
     })

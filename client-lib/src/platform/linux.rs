@@ -1,20 +1,69 @@
 //! Linux seam: rsbinder over kernel binder or RPC on a Unix socket.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use rsbinder::entry::uri::{KernelEndpoint, WireProfile, WireVersion};
-use rsbinder::rpc::FileDescriptorTransportMode;
-use rsbinder::{Client, Endpoint, StatusCode, TransportCaps, Uri};
+use rsbinder::rpc::{FileDescriptorTransportMode, RpcSession};
+use rsbinder::{
+    Client, DeathRecipient, Endpoint, ProcessState, StatusCode, TransportCaps, Uri, WIBinder,
+};
 pub use rsbinder::{ParcelFileDescriptor as ParcelFd, Status, Strong};
 pub use vendor_enea_buffer::aidl::vendor::enea::buffer::IEneaBuffer::IEneaBuffer;
 
 use crate::connect::{ConnectOptions, Transport, TransportKind};
 use crate::error::{Error, Result};
 
-/// A looked-up service and how it was reached.
-pub struct Opened {
+/// Keeps the service reachable: the proxy and, for an RPC session with a
+/// callback connection (needed for death notification), the session, which
+/// must be closed explicitly once its last holder is gone.
+#[derive(Clone)]
+pub struct Keepalive {
     /// The proxy; over RPC it keeps its session alive.
     pub service: Strong<dyn IEneaBuffer>,
+    _session: Option<Arc<SessionCloser>>,
+}
+
+struct SessionCloser(RpcSession);
+
+impl Drop for SessionCloser {
+    fn drop(&mut self) {
+        self.0.close_session();
+    }
+}
+
+/// A registered death notification; dropping it stops the callback.
+pub struct DeathLink {
+    _recipient: Arc<Recipient>,
+}
+
+struct Recipient(Box<dyn Fn() + Send + Sync>);
+
+impl DeathRecipient for Recipient {
+    fn binder_died(&self, _who: &WIBinder) {
+        (self.0)()
+    }
+}
+
+/// Calls `on_death` once the service behind `keepalive` dies.
+pub fn link_to_death(
+    keepalive: &Keepalive,
+    on_death: Box<dyn Fn() + Send + Sync>,
+) -> std::result::Result<DeathLink, StatusCode> {
+    let recipient = Arc::new(Recipient(on_death));
+    keepalive
+        .service
+        .as_binder()
+        .link_to_death_arc(&recipient)?;
+    Ok(DeathLink {
+        _recipient: recipient,
+    })
+}
+
+/// A looked-up service and how it was reached.
+pub struct Opened {
+    /// What keeps the service reachable.
+    pub keepalive: Keepalive,
     /// Where the service was found, for messages.
     pub endpoint: String,
     /// Which transport carries the calls.
@@ -78,8 +127,15 @@ fn open_kernel(options: &ConnectOptions) -> Result<Opened> {
         .try_get::<dyn IEneaBuffer>(&name)
         .map_err(|s| no_daemon(format!("service manager look-up of {name} failed: {s:?}")))?
         .ok_or_else(|| no_daemon(format!("{name} is not registered")))?;
+    if options.death_notifications {
+        // The driver delivers BR_DEAD_BINDER to a looper thread.
+        ProcessState::start_thread_pool();
+    }
     Ok(Opened {
-        service,
+        keepalive: Keepalive {
+            service,
+            _session: None,
+        },
         endpoint,
         transport: TransportKind::KernelBinder,
     })
@@ -100,6 +156,10 @@ fn open_socket(options: &ConnectOptions) -> Result<Opened> {
     let client = Client::open_with(uri, |o, _| {
         o.fd_mode = Some(FileDescriptorTransportMode::Unix);
         o.timeout = Some(options.timeout);
+        // A connection the server can call back on is how RPC notices death.
+        if options.death_notifications {
+            o.incoming_connections = Some(1);
+        }
     })
     .map_err(|s| match s {
         StatusCode::BadValue | StatusCode::InvalidOperation => {
@@ -120,8 +180,16 @@ fn open_socket(options: &ConnectOptions) -> Result<Opened> {
         }
         Err(s) => return Err(no_daemon(format!("look-up of {name} failed: {s:?}"))),
     };
+    let session = options
+        .death_notifications
+        .then(|| client.session().cloned())
+        .flatten()
+        .map(|s| Arc::new(SessionCloser(s)));
     Ok(Opened {
-        service,
+        keepalive: Keepalive {
+            service,
+            _session: session,
+        },
         endpoint,
         transport: TransportKind::UnixSocket,
     })

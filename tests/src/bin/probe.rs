@@ -15,7 +15,7 @@ use rustix::mm::{MapFlags, MprotectFlags, ProtFlags};
 
 #[derive(Parser)]
 struct Cli {
-    #[arg(long, value_enum, default_value_t = Transport::Socket)]
+    #[arg(long, default_value = "socket")]
     transport: Transport,
     #[arg(long)]
     socket: PathBuf,
@@ -39,6 +39,9 @@ enum Cmd {
     AttackRw,
     /// Try every route to write through a read-only fd.
     AttackRo,
+    /// Map, link to death, report the death and that calls now fail with
+    /// ServiceGone; on `reconnect`, connect anew and map the new region.
+    DeathWatch,
 }
 
 fn main() -> ExitCode {
@@ -58,6 +61,9 @@ fn main() -> ExitCode {
 }
 
 fn run(command: Cmd, options: &ConnectOptions) -> enea_buffer_client::Result<()> {
+    if let Cmd::DeathWatch = command {
+        return death_watch(options);
+    }
     let conn = Connection::connect(options)?;
     match command {
         Cmd::Hold { read_only } => hold(&conn, read_only),
@@ -81,7 +87,47 @@ fn run(command: Cmd, options: &ConnectOptions) -> enea_buffer_client::Result<()>
             println!("value={:#010x}", buffer.load_u32(0)?);
             Ok(())
         }
+        Cmd::DeathWatch => unreachable!(),
     }
+}
+
+fn death_watch(options: &ConnectOptions) -> enea_buffer_client::Result<()> {
+    let options = ConnectOptions {
+        death_notifications: true,
+        ..options.clone()
+    };
+    let conn = Connection::connect(&options)?;
+    let (tx, died) = std::sync::mpsc::channel();
+    let _watch = conn.link_to_death(move || {
+        let _ = tx.send(std::time::Instant::now());
+    })?;
+    let buffer = conn.map()?;
+    println!("ready value={:#010x}", buffer.load_u32(0)?);
+    let at = died.recv().expect("death recipient dropped");
+    println!("died after_ms={}", at.elapsed().as_millis());
+    let verdict = match conn.map() {
+        Err(enea_buffer_client::Error::ServiceGone(_)) => "ServiceGone".to_string(),
+        Err(e) => format!("other:{e}"),
+        Ok(_) => "still-answers".into(),
+    };
+    println!("call result={verdict} alive={}", conn.is_alive());
+    // The old mapping outlives the service.
+    println!("old value={:#010x}", buffer.load_u32(0)?);
+    for line in std::io::stdin().lock().lines().map_while(Result::ok) {
+        match line.trim() {
+            "reconnect" => {
+                let fresh = conn.reconnect()?.map()?;
+                let same = fresh.identity()? == buffer.identity()?;
+                println!(
+                    "reconnected value={:#010x} same_file={same}",
+                    fresh.load_u32(0)?
+                );
+            }
+            "quit" => break,
+            other => println!("error unknown command {other:?}"),
+        }
+    }
+    Ok(())
 }
 
 fn hold(conn: &Connection, read_only: bool) -> enea_buffer_client::Result<()> {
