@@ -102,6 +102,12 @@ impl ConnectOptions {
     }
 }
 
+/// The instance names `options` can reach: the service manager's declared
+/// instances of IEneaBuffer (VINTF), or, on a socket, the one it serves.
+pub fn declared_instances(options: &ConnectOptions) -> Result<Vec<String>> {
+    platform::declared_instances(options)
+}
+
 /// A connection to the service; mappings made from it keep it alive.
 pub struct Connection {
     keepalive: Keepalive,

@@ -17,8 +17,8 @@ mod mapping;
 mod platform;
 
 pub use connect::{
-    ConnectOptions, Connection, DeathWatch, Transport, TransportKind, DEFAULT_SOCKET, DESCRIPTOR,
-    MAX_SIZE, SOCKET_ENV,
+    declared_instances, ConnectOptions, Connection, DeathWatch, Transport, TransportKind,
+    DEFAULT_SOCKET, DESCRIPTOR, MAX_SIZE, SOCKET_ENV,
 };
 pub use error::{Error, Result};
 pub use mapping::{FileIdentity, MapOptions, ReadOnlyBuffer, SharedBuffer};

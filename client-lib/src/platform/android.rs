@@ -4,7 +4,7 @@
 pub use binder::{ParcelFileDescriptor as ParcelFd, Status, Strong};
 pub use vendor_enea_buffer::aidl::vendor::enea::buffer::IEneaBuffer::IEneaBuffer;
 
-use crate::connect::{ConnectOptions, Transport, TransportKind};
+use crate::connect::{ConnectOptions, Transport, TransportKind, DESCRIPTOR};
 use crate::error::{Error, Result};
 
 /// Keeps the service reachable: the proxy.
@@ -73,6 +73,14 @@ pub fn open(options: &ConnectOptions) -> Result<Opened> {
         keepalive: Keepalive { service },
         endpoint,
         transport: TransportKind::KernelBinder,
+    })
+}
+
+/// Instances of IEneaBuffer the VINTF manifest declares.
+pub fn declared_instances(_options: &ConnectOptions) -> Result<Vec<String>> {
+    binder::get_declared_instances(DESCRIPTOR).map_err(|s| Error::Call {
+        call: "getDeclaredInstances",
+        status: format!("{s:?}"),
     })
 }
 

@@ -11,7 +11,7 @@ use rsbinder::{
 pub use rsbinder::{ParcelFileDescriptor as ParcelFd, Status, Strong};
 pub use vendor_enea_buffer::aidl::vendor::enea::buffer::IEneaBuffer::IEneaBuffer;
 
-use crate::connect::{ConnectOptions, Transport, TransportKind};
+use crate::connect::{ConnectOptions, Transport, TransportKind, DESCRIPTOR};
 use crate::error::{Error, Result};
 
 /// Keeps the service reachable: the proxy and, for an RPC session with a
@@ -77,6 +77,30 @@ pub fn open(options: &ConnectOptions) -> Result<Opened> {
         Transport::Socket => open_socket(options),
         // Kernel binder first, as the daemon prefers it; any failure falls back.
         Transport::Auto => open_kernel(options).or_else(|_| open_socket(options)),
+    }
+}
+
+/// Instances of IEneaBuffer the service manager declares (VINTF on a
+/// device, rsb_hub's configuration on Linux). A socket serves exactly one
+/// instance and has no declarations: there it is `options.instance`.
+pub fn declared_instances(options: &ConnectOptions) -> Result<Vec<String>> {
+    let kernel = || -> Result<Vec<String>> {
+        let device = binder_device(options)?;
+        Client::open(Uri::new(KernelEndpoint::default().with_driver(&device))).map_err(|s| {
+            Error::NoDaemon {
+                endpoint: format!("kernel binder {}", device.display()),
+                reason: format!("cannot open the driver: {s:?}"),
+            }
+        })?;
+        rsbinder::hub::try_get_declared_instances(DESCRIPTOR).map_err(|s| Error::Call {
+            call: "getDeclaredInstances",
+            status: s.to_string(),
+        })
+    };
+    match options.transport {
+        Transport::Binder => kernel(),
+        Transport::Socket => Ok(vec![options.instance.clone()]),
+        Transport::Auto => kernel().or_else(|_| Ok(vec![options.instance.clone()])),
     }
 }
 
