@@ -48,26 +48,7 @@ impl Probe {
     /// Starts `enea-buffer-probe <args>` as a long-lived process that
     /// answers commands on stdin, one line each.
     pub fn interactive(daemon: &Daemon, args: &[&str], run_as: Option<u32>) -> Interactive {
-        let mut cmd = probe_command(daemon, args, run_as);
-        cmd.stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
-        let mut child = cmd.spawn().expect("spawning the probe");
-        let stdin = child.stdin.take().unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, lines) = channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Interactive {
-            child,
-            stdin,
-            lines,
-        }
+        Interactive::spawn(probe_command(daemon, args, run_as))
     }
 
     /// Starts a probe that maps the region and holds it, taking commands.
@@ -97,6 +78,29 @@ pub struct Interactive {
 }
 
 impl Interactive {
+    /// Starts `cmd` with piped stdin/stdout, reading its output line by line.
+    pub fn spawn(mut cmd: Command) -> Interactive {
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        let mut child = cmd.spawn().expect("spawning the probe");
+        let stdin = child.stdin.take().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Interactive {
+            child,
+            stdin,
+            lines,
+        }
+    }
+
     /// The next line the probe prints (within [`WAIT`]); panics on `error`.
     pub fn reply(&mut self) -> String {
         let line = self

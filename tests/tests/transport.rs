@@ -321,3 +321,19 @@ fn death_is_notified_and_the_client_reconnects_after_a_restart() {
     );
     assert!(watcher.finish().success());
 }
+
+/// `eneabuf watch` prints word 0, then each change another process makes.
+#[test]
+fn eneabuf_watch_reports_changes_made_by_another_process() {
+    let daemon = Daemon::start();
+    let mut cmd = std::process::Command::new(enea_buffer_tests::bins::path(
+        enea_buffer_tests::bins::ENEABUF,
+    ));
+    cmd.args(daemon.client_args())
+        .args(["watch", "--interval", "10ms", "--changes", "1"]);
+    let mut watch = enea_buffer_tests::Interactive::spawn(cmd);
+    assert_eq!(watch.reply(), "0xdeadcafe");
+    assert_ok(&eneabuf(&daemon, &["increment", "--by", "2"]), "increment");
+    assert_eq!(watch.reply(), "0xdeadcb00");
+    assert!(watch.finish().success());
+}
