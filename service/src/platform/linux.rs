@@ -58,8 +58,10 @@ impl Serving {
 /// Sets up the stderr logger.
 pub fn init_logging(level: LevelFilter) {
     // Errors always reach stderr: a failed start must never be silent.
+    // rsbinder narrates its set-up at info; keep it to warnings unless debugging.
     env_logger::Builder::new()
         .filter_level(level.max(LevelFilter::Error))
+        .filter_module("rsbinder", level.min(LevelFilter::Warn))
         .format_timestamp_millis()
         .init();
 }
