@@ -61,7 +61,14 @@ pub fn init_logging(level: LevelFilter) {
     // rsbinder narrates its set-up at info; keep it to warnings unless debugging.
     env_logger::Builder::new()
         .filter_level(level.max(LevelFilter::Error))
-        .filter_module("rsbinder", level.min(LevelFilter::Warn))
+        .filter_module(
+            "rsbinder",
+            if level >= LevelFilter::Debug {
+                level
+            } else {
+                level.min(LevelFilter::Warn)
+            },
+        )
         .format_timestamp_millis()
         .init();
 }
