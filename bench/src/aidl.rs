@@ -1,0 +1,11 @@
+//! Generated bindings of the bench-only `vendor.enea.buffer.bench.IBufferBench`.
+
+#![allow(
+    clippy::all,
+    missing_docs,
+    non_snake_case,
+    non_camel_case_types,
+    unused
+)]
+
+include!(concat!(env!("OUT_DIR"), "/ibuffer_bench.rs"));

@@ -1,0 +1,74 @@
+//! Timing primitives: calibrated batches, medians, a shared monotonic clock.
+
+use std::time::{Duration, Instant};
+
+/// Seconds per call of `f`, timed over one batch of `iters` calls.
+pub fn per_call(iters: u64, mut f: impl FnMut()) -> f64 {
+    let t = Instant::now();
+    for _ in 0..iters {
+        f();
+    }
+    t.elapsed().as_secs_f64() / iters as f64
+}
+
+/// How many calls of `f` make a batch of at least `min` (doubling; at least one).
+pub fn calibrate(min: Duration, mut f: impl FnMut()) -> u64 {
+    let mut iters = 1u64;
+    loop {
+        let t = Instant::now();
+        for _ in 0..iters {
+            f();
+        }
+        if t.elapsed() >= min || iters >= 1 << 30 {
+            return iters;
+        }
+        iters *= 2;
+    }
+}
+
+/// The median of `v` (NaN when empty).
+pub fn median(v: &[f64]) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    let mut s = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    let n = s.len();
+    if n % 2 == 1 {
+        s[n / 2]
+    } else {
+        (s[n / 2 - 1] + s[n / 2]) / 2.0
+    }
+}
+
+/// CLOCK_MONOTONIC in nanoseconds: comparable across processes on one machine.
+pub fn monotonic_ns() -> u64 {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
+    t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64
+}
+
+/// Bytes per second as decimal GB/s.
+pub fn gbps(bytes: usize, secs: f64) -> f64 {
+    bytes as f64 / secs / 1e9
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn median_of_odd_even_and_empty() {
+        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&[4.0, 1.0, 3.0, 2.0]), 2.5);
+        assert!(median(&[]).is_nan());
+    }
+
+    #[test]
+    fn calibrate_reaches_the_minimum() {
+        let iters = calibrate(Duration::from_micros(200), || {
+            std::hint::black_box(monotonic_ns());
+        });
+        assert!(iters >= 1);
+        assert!(gbps(1_000_000_000, 1.0) == 1.0);
+    }
+}

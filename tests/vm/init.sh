@@ -1,0 +1,256 @@
+#!/bin/sh
+# /init of the kernel-binder test VM (busybox sh, PID 1).
+#
+# Brings up a real binder driver (binder_linux.ko) and a real service manager
+# (rsb_hub), smoke-checks the daemon the way Android's init would start it,
+# then runs every host test binary in binder mode. The last thing it prints
+# is ONE marker line the host parses:
+#     ENEA-VM-RESULT: PASS
+#     ENEA-VM-RESULT: FAIL <what failed; what failed; ...>
+# and it powers off. No `set -e`: PID 1 exiting panics the kernel and loses the
+# marker, so every step checks for itself and records failures instead.
+
+export PATH=/system/bin:/vendor/bin:/vendor/bin/hw:/bin:/sbin:/usr/bin:/usr/sbin
+export HOME=/data/local/tmp TMPDIR=/data/local/tmp
+
+# Written by run.sh: TEST_TIMEOUT, TEST_ARGS, SKIP_TESTS, DEBUG_CMD,
+# HOST_PROBLEMS, SERVICE_NAME.
+. /etc/enea-vm.env
+
+FAILURES=""
+fail() {
+    echo "enea-vm: FAIL: $*"
+    FAILURES="${FAILURES:+$FAILURES; }$*"
+}
+step() { echo "enea-vm: == $*"; }
+
+# exec_as <user> <program> [args...]: replace the calling shell with the
+# program running as <user>, with the user's primary group and its
+# supplementary groups from /etc/passwd and /etc/group (run.sh writes them
+# from the .rc's `user`/`group` lines). Debian's busybox-static has no
+# chpst/setuidgid; su does initgroups and execs (no fork), so in
+# `exec_as ... &` $! is the program's own pid. Only call it in a subshell:
+# `( exec_as ... ) &` or `$(exec_as ...)` -- never from PID 1 itself.
+exec_as() {
+    user=$1
+    shift
+    # Options before `--`: busybox su would take the program's own --flags.
+    exec su -p -s /bin/sh -c 'exec "$0" "$@"' -- "$user" "$@"
+}
+
+# Bounded wait for a condition (a command); never a bare fixed sleep.
+# usage: wait_for <tenths of a second> <command...>
+wait_for() {
+    tries=$1; shift
+    while [ "$tries" -gt 0 ]; do
+        "$@" >/dev/null 2>&1 && return 0
+        sleep 0.1
+        tries=$((tries - 1))
+    done
+    return 1
+}
+
+finish() {
+    if [ -n "$HOST_PROBLEMS" ]; then
+        FAILURES="${FAILURES:+$FAILURES; }$HOST_PROBLEMS"
+    fi
+    sync
+    if [ -z "$FAILURES" ]; then
+        echo "ENEA-VM-RESULT: PASS"
+    else
+        echo "ENEA-VM-RESULT: FAIL $FAILURES"
+    fi
+    poweroff -f
+    sleep 5 # poweroff -f does not return; this is only for a broken one
+}
+
+mount_filesystems() {
+    mount -t proc proc /proc
+    mount -t sysfs sysfs /sys
+    mount -t devtmpfs devtmpfs /dev
+    # The kernel opens /dev/console before /init only if the node is in the
+    # cpio; ours has no device nodes (built without root), so attach now.
+    exec </dev/console >/dev/console 2>&1
+    mount -t tmpfs -o mode=1777 tmpfs /tmp
+    mount -t tmpfs -o mode=1777 tmpfs /data/local/tmp
+}
+
+# insmod binder_linux (and whatever modules.dep said it needs, in load order)
+# and open the device nodes to everyone, as Android's ueventd does (0666).
+load_binder() {
+    step "loading binder_linux ($(uname -r))"
+    for mod in $(cat /lib/modules/load-order); do
+        case "$mod" in
+        binder_linux.ko) insmod "/lib/modules/$mod" devices=binder,hwbinder,vndbinder ;;
+        *) insmod "/lib/modules/$mod" ;;
+        esac || { fail "insmod $mod failed"; return 1; }
+    done
+    mkdir -p /dev/binderfs
+    for dev in binder hwbinder vndbinder; do
+        if ! wait_for 50 test -c "/dev/$dev"; then
+            fail "/dev/$dev did not appear after insmod"
+            return 1
+        fi
+        chmod 0666 "/dev/$dev"
+        # rsbinder's tools open /dev/binderfs/<device> only; this kernel has
+        # binder as misc devices, not binderfs, so point the name at them.
+        ln -sf "/dev/$dev" "/dev/binderfs/$dev"
+    done
+}
+
+# rsb_hub is the service manager (handle 0). Ready means a real binder call
+# to it answers, not that the process exists.
+start_hub() {
+    step "starting rsb_hub"
+    rsb_hub --config /etc/rsbinder/hub.d >/tmp/rsb_hub.log 2>&1 &
+    HUB_PID=$!
+    tries=100
+    while ! rsb_service check manager >/dev/null 2>&1; do
+        if ! kill -0 "$HUB_PID" 2>/dev/null || [ "$tries" -le 0 ]; then
+            cat /tmp/rsb_hub.log
+            fail "rsb_hub did not become reachable on /dev/binder"
+            return 1
+        fi
+        sleep 0.1
+        tries=$((tries - 1))
+    done
+    # The declaration must have loaded too, or isDeclared tests mean nothing.
+    if ! rsb_service declared "$SERVICE_NAME"; then
+        fail "rsb_hub does not declare $SERVICE_NAME"
+        return 1
+    fi
+    rsb_service list
+}
+
+# The daemon's uid, gid and groups must be what the .rc asked for.
+check_identity() {
+    pid=$1 user=$2 groups=$3
+    want_uid=$(awk -F: -v u="$user" '$1 == u { print $3 }' /etc/passwd)
+    want_gids=""
+    for g in $groups; do
+        want_gids="$want_gids $(awk -F: -v g="$g" '$1 == g { print $3 }' /etc/group)"
+    done
+    uid=$(awk '/^Uid:/ { print $2 }' "/proc/$pid/status")
+    gid=$(awk '/^Gid:/ { print $2 }' "/proc/$pid/status")
+    have=$(awk '/^Groups:/ { $1 = ""; print }' "/proc/$pid/status" | tr ' ' '\n' | sort -n | tr '\n' ' ')
+    want=$(echo "$want_gids" | tr ' ' '\n' | sort -n | tr '\n' ' ')
+    echo "enea-vm: daemon pid $pid uid=$uid gid=$gid groups=$have"
+    [ "$uid" = "$want_uid" ] || fail "smoke: daemon uid $uid, .rc says $user ($want_uid)"
+    set -- $want_gids
+    [ "$gid" = "$1" ] || fail "smoke: daemon gid $gid, .rc's first group is $1"
+    [ "$(echo $have)" = "$(echo $want)" ] || fail "smoke: daemon groups [$have], .rc says [$want]"
+}
+
+# Start the daemon as Android init would (path, args, user, groups from the
+# .rc), fetch word 0 over kernel binder as a different uid, stop it again.
+# The test harness starts its own daemons; this only proves the rig.
+smoke_check() {
+    step "smoke check: daemon from $ENEA_INIT_RC, eneabuf get over /dev/binder"
+    svc_path="" svc_args="" svc_user="" svc_groups=""
+    while IFS='=' read -r key value; do
+        case "$key" in
+        path) svc_path=$value ;;
+        args) svc_args=$value ;;
+        user) svc_user=$value ;;
+        groups) svc_groups=$value ;;
+        esac
+    done <<EOF
+$(awk -f /etc/enea-vm/initrc-service.awk "$ENEA_INIT_RC")
+EOF
+    if [ -z "$svc_path" ]; then
+        fail "smoke: no service block in $ENEA_INIT_RC"
+        return 1
+    fi
+    if [ ! -x "$svc_path" ]; then
+        fail "smoke: daemon $svc_path is not in the image"
+        return 1
+    fi
+    # The .rc's args, then the transport the rig is about (unless the .rc
+    # already chose one).
+    case " $svc_args " in
+    *" --transport"*) extra="" ;;
+    *) extra="--transport binder" ;;
+    esac
+    echo "enea-vm: as $svc_user ($svc_groups): $svc_path $svc_args $extra"
+    # shellcheck disable=SC2086 # args are words, as init splits them
+    (exec_as "$svc_user" "$svc_path" $svc_args $extra) >/tmp/daemon.log 2>&1 &
+    daemon=$!
+    tries=200
+    while ! rsb_service check "$SERVICE_NAME" >/dev/null 2>&1; do
+        if ! kill -0 "$daemon" 2>/dev/null || [ "$tries" -le 0 ]; then
+            cat /tmp/daemon.log
+            kill "$daemon" 2>/dev/null
+            fail "smoke: daemon never registered $SERVICE_NAME with rsb_hub"
+            return 1
+        fi
+        sleep 0.1
+        tries=$((tries - 1))
+    done
+    check_identity "$daemon" "$svc_user" "$svc_groups"
+    if [ -x /system/bin/eneabuf ]; then
+        out=$(exec_as shell eneabuf --transport binder get 2>&1)
+        rc=$?
+        echo "enea-vm: eneabuf get (uid shell) -> rc=$rc: $out"
+        case "$out" in
+        *0xdeadcafe*) [ "$rc" -eq 0 ] || fail "smoke: eneabuf get exited $rc" ;;
+        *) fail "smoke: eneabuf get over binder did not print 0xdeadcafe (rc=$rc)" ;;
+        esac
+    else
+        fail "smoke: /system/bin/eneabuf is not in the image"
+    fi
+    kill "$daemon"
+    wait "$daemon"
+    # Death notification reaches rsb_hub asynchronously; let it drop the name
+    # so the first test does not find a stale registration.
+    if ! wait_for 50 sh -c "! rsb_service check '$SERVICE_NAME'"; then
+        fail "smoke: rsb_hub still lists $SERVICE_NAME after the daemon died"
+    fi
+    echo "--- daemon log"
+    cat /tmp/daemon.log
+    echo "---"
+}
+
+run_tests() {
+    set -- /data/nativetest/enea-buffer-tests/*
+    if [ ! -e "$1" ]; then
+        fail "no test binaries in /data/nativetest/enea-buffer-tests"
+        return 1
+    fi
+    export ENEA_BIN_DIR=/vendor/bin/hw:/system/bin
+    export RUST_BACKTRACE=1
+    for test in "$@"; do
+        name=${test##*/}
+        # Socket-transport-only binaries refuse binder mode; they are the
+        # host suite's job (ENEA_VM_SKIP_TESTS), so say so rather than fail.
+        case " $SKIP_TESTS " in
+        *" $name "*)
+            step "test $name: SKIPPED (ENEA_VM_SKIP_TESTS)"
+            continue
+            ;;
+        esac
+        step "test $name"
+        # shellcheck disable=SC2086 # TEST_ARGS is a word list
+        (cd /data/local/tmp && ENEA_TEST_TRANSPORT=binder \
+            timeout -s KILL "$TEST_TIMEOUT" "$test" $TEST_ARGS)
+        rc=$?
+        case "$rc" in
+        0) ;;
+        137) fail "test $name killed after ${TEST_TIMEOUT}s" ;;
+        *) fail "test $name exit $rc" ;;
+        esac
+    done
+}
+
+export ENEA_INIT_RC=/vendor/etc/init/vendor.enea.buffer-service.rc
+mount_filesystems
+step "booted in $(cut -d' ' -f1 /proc/uptime)s"
+if load_binder && start_hub; then
+    smoke_check
+    if [ -n "$DEBUG_CMD" ]; then
+        step "ENEA_VM_DEBUG_CMD: $DEBUG_CMD"
+        (cd /data/local/tmp && sh -c "$DEBUG_CMD")
+        echo "enea-vm: ENEA_VM_DEBUG_CMD exit $?"
+    fi
+    run_tests
+fi
+finish
