@@ -37,6 +37,15 @@ fn assert_refused(out: &Output, code: i32, message: &str) {
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
 
+/// `eneabuf get` against the socket at `path`.
+fn eneabuf_get_at(path: &std::path::Path) -> Output {
+    let mut cmd = Command::new(bins::path(bins::ENEABUF));
+    cmd.args(["--transport", "socket", "--socket"])
+        .arg(path)
+        .arg("get");
+    run_bounded(cmd)
+}
+
 fn assert_socket_mode() {
     assert_eq!(
         Mode::current(),
@@ -183,17 +192,7 @@ fn no_daemon_is_a_clear_client_error() {
     assert_socket_mode();
     let dir = fresh_dir();
     let missing = dir.join("none.sock");
-    let out = run_bounded({
-        let mut c = Command::new(bins::path(bins::ENEABUF));
-        c.args([
-            "--transport",
-            "socket",
-            "--socket",
-            missing.to_str().unwrap(),
-            "get",
-        ]);
-        c
-    });
+    let out = eneabuf_get_at(&missing);
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         text(&out.stderr).trim(),
@@ -206,17 +205,7 @@ fn no_daemon_is_a_clear_client_error() {
     // A socket file nobody listens on any more.
     let stale = dir.join("stale.sock");
     drop(UnixListener::bind(&stale).unwrap());
-    let out = run_bounded({
-        let mut c = Command::new(bins::path(bins::ENEABUF));
-        c.args([
-            "--transport",
-            "socket",
-            "--socket",
-            stale.to_str().unwrap(),
-            "get",
-        ]);
-        c
-    });
+    let out = eneabuf_get_at(&stale);
     assert_eq!(out.status.code(), Some(1));
     let prefix = format!(
         "eneabuf: no vendor.enea.buffer daemon at unix://{}: cannot connect",
@@ -238,17 +227,7 @@ fn a_server_without_fd_passing_is_reported_as_such() {
     let server = rsbinder::rpc::RpcServer::setup_unix_server(&path).unwrap();
     server.set_android13plus(rsbinder::entry::uri::WireVersion::MAX.get());
     let _bg = server.run_background();
-    let out = run_bounded({
-        let mut c = Command::new(bins::path(bins::ENEABUF));
-        c.args([
-            "--transport",
-            "socket",
-            "--socket",
-            path.to_str().unwrap(),
-            "get",
-        ]);
-        c
-    });
+    let out = eneabuf_get_at(&path);
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         text(&out.stderr).trim(),
