@@ -48,6 +48,27 @@ impl Mode {
     }
 }
 
+/// How many fds process `pid` holds open.
+pub fn fd_count(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap_or_else(|e| panic!("/proc/{pid}/fd: {e}"))
+        .count()
+}
+
+/// Waits (bounded by [`WAIT`]) until `cond` holds, re-checking every 20 ms:
+/// for state that settles asynchronously, such as a daemon closing the fds
+/// of a session that ended.
+pub fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + WAIT;
+    while !cond() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what} did not happen within {WAIT:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// Panics unless the test runs as root (needed to run processes as another uid).
 pub fn require_root(why: &str) {
     assert!(

@@ -4,11 +4,11 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::time::{Duration, Instant};
 
 use enea_buffer_tests::probe::field;
 use enea_buffer_tests::{
-    eneabuf, require_root, Daemon, DaemonOptions, Mode, Probe, DEADCAFE, OTHER_UID, WAIT,
+    eneabuf, eventually, fd_count, require_root, Daemon, DaemonOptions, Mode, Probe, DEADCAFE,
+    OTHER_UID, WAIT,
 };
 
 fn stdout(o: &std::process::Output) -> String {
@@ -163,6 +163,14 @@ fn sixteen_clients_incrementing_concurrently_lose_nothing() {
     assert_eq!(stdout(&out).trim(), format!("{expected:#010x}"));
 }
 
+/// `(route, result)` pairs as the map `routes` returns.
+fn table(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
 fn routes(out: &std::process::Output) -> BTreeMap<String, String> {
     stdout(out)
         .lines()
@@ -178,7 +186,7 @@ fn read_write_client_cannot_truncate_grow_or_reseal() {
     let out = Probe::run(&daemon, &["attack-rw"], None);
     assert_ok(&out, "probe attack-rw");
     let got = routes(&out);
-    let expected: BTreeMap<String, String> = [
+    let expected = table(&[
         ("ftruncate_shrink", "EPERM"),
         ("ftruncate_grow", "EPERM"),
         ("fallocate_grow", "EPERM"),
@@ -186,10 +194,7 @@ fn read_write_client_cannot_truncate_grow_or_reseal() {
         ("add_seal_write", "EPERM"),
         ("add_seal_future_write", "EPERM"),
         ("pwrite_inside", "ok"),
-    ]
-    .iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect();
+    ]);
     assert_eq!(got, expected);
     // The daemon keeps serving, and the region kept its size.
     let info = eneabuf(&daemon, &["info"]);
@@ -210,7 +215,7 @@ fn read_only_buffer_resists_every_write_route_from_another_uid() {
     let out = Probe::run(&daemon, &["attack-ro"], Some(OTHER_UID));
     assert_ok(&out, "probe attack-ro");
     let got = routes(&out);
-    let expected: BTreeMap<String, String> = [
+    let expected = table(&[
         ("mmap_shared_write", "EACCES"),
         ("mprotect_write", "EACCES"),
         ("write", "EBADF"),
@@ -223,10 +228,7 @@ fn read_only_buffer_resists_every_write_route_from_another_uid() {
         ("fchmod", "EPERM"),
         ("setfl_rdwr", "still-read-only"),
         ("mmap_private_write", "ok"),
-    ]
-    .iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect();
+    ]);
     assert_eq!(got, expected);
     // The private mapping's write stayed private.
     let value = stdout(&out)
@@ -252,24 +254,6 @@ fn daemon_sees_the_calling_clients_uid() {
         daemon.log_text()
     );
     assert_eq!(held.get(), DEADCAFE);
-}
-
-fn fd_count(pid: u32) -> usize {
-    std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .unwrap()
-        .count()
-}
-
-/// Waits (bounded) until `cond` holds, re-checking as state changes.
-fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + WAIT;
-    while !cond() {
-        assert!(
-            Instant::now() < deadline,
-            "{what} did not happen within {WAIT:?}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 /// Clients that crash while holding a mapping, or come and go by the
