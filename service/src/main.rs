@@ -7,6 +7,7 @@ mod region;
 mod service;
 #[cfg(not(target_os = "android"))]
 mod socket_lock;
+mod stop_signals;
 
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
@@ -19,6 +20,7 @@ use log::{error, info};
 use config::Config;
 use region::SharedRegion;
 use service::EneaBufferService;
+use stop_signals::StopSignals;
 
 const PROGRAM: &str = "vendor.enea.buffer-service";
 /// Worker threads of the tokio runtime: binder calls are short, and the
@@ -26,6 +28,8 @@ const PROGRAM: &str = "vendor.enea.buffer-service";
 const RUNTIME_THREADS: usize = 2;
 
 fn main() -> ExitCode {
+    // Before any thread exists, so that every thread inherits the blocked mask.
+    let stop = StopSignals::install();
     let config = match Config::try_parse() {
         Ok(config) => config,
         Err(e) if !e.use_stderr() => {
@@ -39,7 +43,14 @@ fn main() -> ExitCode {
         }
     };
     platform::init_logging(config.log_level);
-    match run(&config) {
+    let stop = match stop {
+        Ok(stop) => stop,
+        Err(e) => {
+            error!("cannot take over SIGTERM and SIGINT: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match run(&config, stop) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             error!("{message}");
@@ -54,18 +65,12 @@ fn first_line(message: &str) -> &str {
     line.strip_prefix("error: ").unwrap_or(line)
 }
 
-fn run(config: &Config) -> Result<(), String> {
+fn run(config: &Config, stop: StopSignals) -> Result<(), String> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(RUNTIME_THREADS)
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the tokio runtime: {e}"))?;
-
-    // Handlers first: a SIGTERM that arrives as soon as we serve must stop us gracefully.
-    let stop = {
-        let _in_runtime = runtime.enter();
-        StopSignals::install()?
-    };
     let region = SharedRegion::create("vendor.enea.buffer", config.size)
         .map(Arc::new)
         .map_err(|e| format!("cannot allocate the shared region: {e}"))?;
@@ -84,7 +89,7 @@ fn run(config: &Config) -> Result<(), String> {
 
     runtime.block_on(async {
         let logger = tokio::spawn(log_word0(region.clone(), config.log_period));
-        stop.wait().await;
+        info!("{} received", stop.wait().await);
         logger.abort();
     });
     info!("stopping: no new clients, finishing calls in flight");
@@ -107,30 +112,5 @@ async fn log_word0(region: Arc<SharedRegion>, period: Duration) {
             region.base_addr(),
             region.word0().load(Ordering::SeqCst)
         );
-    }
-}
-
-/// SIGTERM (init's `stop`) and SIGINT (Ctrl-C) handlers.
-struct StopSignals {
-    term: tokio::signal::unix::Signal,
-    int: tokio::signal::unix::Signal,
-}
-
-impl StopSignals {
-    /// Installs both handlers; must run inside the tokio runtime.
-    fn install() -> Result<Self, String> {
-        use tokio::signal::unix::{signal, SignalKind};
-        Ok(Self {
-            term: signal(SignalKind::terminate()).map_err(|e| format!("SIGTERM handler: {e}"))?,
-            int: signal(SignalKind::interrupt()).map_err(|e| format!("SIGINT handler: {e}"))?,
-        })
-    }
-
-    /// Resolves when either signal arrives.
-    async fn wait(mut self) {
-        tokio::select! {
-            _ = self.term.recv() => info!("SIGTERM received"),
-            _ = self.int.recv() => info!("SIGINT received"),
-        }
     }
 }

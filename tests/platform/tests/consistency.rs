@@ -725,6 +725,7 @@ fn soong_name(cargo_dep: &str) -> Option<Option<&'static str>> {
         "log" => Some("liblog_rust"),
         "env_logger" => Some("libandroid_logger"),
         "humantime" => Some("libhumantime"),
+        "libc" => Some("liblibc"),
         _ => return None,
     })
 }
