@@ -12,7 +12,8 @@ use crate::platform::{self, IEneaBuffer, Keepalive, Status, Strong};
 pub const DESCRIPTOR: &str = "vendor.enea.buffer.IEneaBuffer";
 /// The daemon's default socket (same default and variable as the daemon).
 pub const DEFAULT_SOCKET: &str = "/tmp/vendor.enea.buffer.sock";
-/// Environment variable that overrides [`DEFAULT_SOCKET`] for both sides.
+/// Environment variable that overrides [`DEFAULT_SOCKET`] for both sides
+/// (an empty value counts as unset).
 pub const SOCKET_ENV: &str = "ENEA_BUFFER_SOCKET";
 /// Largest region a client agrees to map (the daemon's own limit).
 pub const MAX_SIZE: usize = 1 << 30;
@@ -85,6 +86,7 @@ impl Default for ConnectOptions {
         Self {
             transport: Transport::Auto,
             socket: std::env::var_os(SOCKET_ENV)
+                .filter(|v| !v.is_empty())
                 .map(PathBuf::from)
                 .unwrap_or_else(|| PathBuf::from(DEFAULT_SOCKET)),
             binder_device: None,
@@ -166,7 +168,7 @@ impl Connection {
 
     /// Whether the service still answers (a binder ping).
     pub fn is_alive(&self) -> bool {
-        self.service().as_binder().ping_binder().is_ok()
+        platform::ping(&self.keepalive)
     }
 
     /// Calls `on_death` once when the service dies or the connection to it

@@ -9,8 +9,11 @@ use clap::{Parser, ValueEnum};
 /// Interface descriptor, as generated from the AIDL.
 pub const DESCRIPTOR: &str = "vendor.enea.buffer.IEneaBuffer";
 /// Where the daemon listens when it serves over a Unix socket and no
-/// `--socket` / `ENEA_BUFFER_SOCKET` says otherwise.
+/// `--socket` / [`SOCKET_ENV`] says otherwise.
 pub const DEFAULT_SOCKET: &str = "/tmp/vendor.enea.buffer.sock";
+/// Environment variable naming the socket when `--socket` is not given
+/// (read by hand: AOSP's libclap is built without clap's `env` feature).
+pub const SOCKET_ENV: &str = "ENEA_BUFFER_SOCKET";
 /// Largest region the daemon agrees to allocate.
 pub const MAX_SIZE: usize = 1 << 30;
 
@@ -34,9 +37,9 @@ pub struct Config {
     #[arg(long, value_enum, default_value_t = Transport::Auto)]
     pub transport: Transport,
 
-    /// Unix socket path for the socket transport.
-    #[arg(long, env = "ENEA_BUFFER_SOCKET", default_value = DEFAULT_SOCKET)]
-    pub socket: PathBuf,
+    /// Unix socket path for the socket transport [default: $ENEA_BUFFER_SOCKET, else /tmp/vendor.enea.buffer.sock].
+    #[arg(long, value_name = "PATH")]
+    pub socket: Option<PathBuf>,
 
     /// Binder device for the kernel transport [default: /dev/binderfs/binder, then /dev/binder].
     #[arg(long, value_name = "PATH")]
@@ -64,6 +67,21 @@ impl Config {
     pub fn service_name(&self) -> String {
         format!("{DESCRIPTOR}/{}", self.instance)
     }
+
+    /// The socket to serve on: `--socket`, else a non-empty
+    /// [`SOCKET_ENV`], else [`DEFAULT_SOCKET`].
+    // Android serves through servicemanager only and never asks.
+    #[cfg_attr(target_os = "android", allow(dead_code))]
+    pub fn socket_path(&self) -> PathBuf {
+        socket_path(self.socket.as_deref(), std::env::var_os(SOCKET_ENV))
+    }
+}
+
+/// `flag`, else a non-empty `env`, else [`DEFAULT_SOCKET`].
+fn socket_path(flag: Option<&std::path::Path>, env: Option<std::ffi::OsString>) -> PathBuf {
+    flag.map(PathBuf::from)
+        .or_else(|| env.filter(|v| !v.is_empty()).map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_SOCKET))
 }
 
 /// Parses a byte count such as `10240`, `10K`, `10KiB` or `64MiB`.
@@ -133,6 +151,16 @@ mod tests {
         assert!(parse_size("ten").unwrap_err().contains("not a size"));
         assert!(parse_size("10 KB").unwrap_err().contains("not a size"));
         assert!(parse_size("").unwrap_err().contains("not a size"));
+    }
+
+    #[test]
+    fn socket_comes_from_the_flag_then_the_environment_then_the_default() {
+        let flag = std::path::Path::new("/run/flag.sock");
+        let env = || Some(std::ffi::OsString::from("/run/env.sock"));
+        assert_eq!(socket_path(Some(flag), env()), flag);
+        assert_eq!(socket_path(None, env()), PathBuf::from("/run/env.sock"));
+        assert_eq!(socket_path(None, Some("".into())), PathBuf::from(DEFAULT_SOCKET));
+        assert_eq!(socket_path(None, None), PathBuf::from(DEFAULT_SOCKET));
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use enea_buffer_client::{ConnectOptions, Connection, Transport, DEFAULT_SOCKET};
+use enea_buffer_client::{ConnectOptions, Connection, Transport};
 
 /// Read and change the shared buffer of the vendor.enea.buffer HAL.
 #[derive(Debug, Parser)]
@@ -14,9 +14,9 @@ struct Cli {
     /// Transport to find the service on.
     #[arg(long, default_value = "auto", global = true)]
     transport: Transport,
-    /// Socket path of the daemon (socket transport).
-    #[arg(long, env = "ENEA_BUFFER_SOCKET", default_value = DEFAULT_SOCKET, global = true)]
-    socket: PathBuf,
+    /// Socket path of the daemon (socket transport) [default: $ENEA_BUFFER_SOCKET, else /tmp/vendor.enea.buffer.sock].
+    #[arg(long, value_name = "PATH", global = true)]
+    socket: Option<PathBuf>,
     /// Binder device [default: /dev/binderfs/binder, then /dev/binder].
     #[arg(long, value_name = "PATH", global = true)]
     binder_device: Option<PathBuf>,
@@ -81,13 +81,15 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> enea_buffer_client::Result<()> {
+    let defaults = ConnectOptions::default();
     let options = ConnectOptions {
         transport: cli.transport,
-        socket: cli.socket,
+        // The default already honours ENEA_BUFFER_SOCKET.
+        socket: cli.socket.unwrap_or(defaults.socket),
         binder_device: cli.binder_device,
         instance: cli.instance,
         timeout: cli.timeout,
-        death_notifications: false,
+        ..defaults
     };
     let conn = Connection::connect(&options)?;
     match cli.command {
@@ -122,7 +124,7 @@ fn run(cli: Cli) -> enea_buffer_client::Result<()> {
             let mut last = buffer.load_u32(0)?;
             println!("{last:#010x}");
             let mut seen = 0;
-            while changes.is_none_or(|n| seen < n) {
+            while changes.map_or(true, |n| seen < n) {
                 std::thread::sleep(interval);
                 let now = buffer.load_u32(0)?;
                 if now != last {

@@ -174,9 +174,10 @@ fn serve_socket(
     config: &Config,
     binder: Strong<dyn IEneaBuffer>,
 ) -> std::result::Result<Serving, ServeError> {
-    let lock = lock_socket_path(&config.socket)?;
+    let socket = config.socket_path();
+    let lock = lock_socket_path(&socket)?;
     let name = config.service_name();
-    let uri = Uri::new(Endpoint::unix(&config.socket))
+    let uri = Uri::new(Endpoint::unix(&socket))
         .with_wire(WireProfile::Android13Plus(WireVersion::MAX));
     let guard = rsbinder::serve(uri)
         .and_then(|s| s.add(&name, binder.as_binder()))
@@ -188,22 +189,19 @@ fn serve_socket(
         })
         .and_then(|s| s.spawn())
         .map_err(|status| ServeError::Binder {
-            what: format!("{name} on {}", config.socket.display()),
+            what: format!("{name} on {}", socket.display()),
             status,
         })?;
     // Clients of any uid may connect, as any process may look up a HAL through
     // the service manager; on a device SELinux, not file modes, decides.
     if let Err(e) = std::fs::set_permissions(
-        &config.socket,
+        &socket,
         std::os::unix::fs::PermissionsExt::from_mode(0o666),
     ) {
-        info!(
-            "could not open {} to all users: {e}",
-            config.socket.display()
-        );
+        info!("could not open {} to all users: {e}", socket.display());
     }
     Ok(Serving {
-        description: format!("unix://{} as {name}", config.socket.display()),
+        description: format!("unix://{} as {name}", socket.display()),
         guard,
         _lock: Some(lock),
     })
