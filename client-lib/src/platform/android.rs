@@ -2,6 +2,8 @@
 //! Mirrors linux.rs item for item; only the binder stack differs.
 
 pub use binder::{ParcelFileDescriptor as ParcelFd, Status, Strong};
+// ping_binder and link_to_death are methods of this trait (taking &mut self).
+use binder::IBinder;
 pub use vendor_enea_buffer::aidl::vendor::enea::buffer::IEneaBuffer::IEneaBuffer;
 
 use crate::connect::{ConnectOptions, Transport, TransportKind, DESCRIPTOR};
@@ -32,6 +34,11 @@ pub fn link_to_death(
     Ok(DeathLink {
         _recipient: recipient,
     })
+}
+
+/// Whether the service behind `keepalive` still answers a binder ping.
+pub fn ping(keepalive: &Keepalive) -> bool {
+    keepalive.service.as_binder().ping_binder().is_ok()
 }
 
 /// A looked-up service and how it was reached.

@@ -60,6 +60,11 @@ pub fn link_to_death(
     })
 }
 
+/// Whether the service behind `keepalive` still answers a binder ping.
+pub fn ping(keepalive: &Keepalive) -> bool {
+    keepalive.service.as_binder().ping_binder().is_ok()
+}
+
 /// A looked-up service and how it was reached.
 pub struct Opened {
     /// What keeps the service reachable.
