@@ -495,7 +495,7 @@ fn settle(pid: u32, fds: Option<u64>) -> Result<(), String> {
     loop {
         std::thread::sleep(Duration::from_millis(100));
         let now = footprint(pid)?.fds;
-        let back = fds.is_none_or(|f| now <= f);
+        let back = fds.map_or(true, |f| now <= f);
         if (now == prev && back) || Instant::now() > deadline {
             return Ok(());
         }

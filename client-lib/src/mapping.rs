@@ -106,12 +106,12 @@ impl Mapping {
     }
 
     fn aligned<T>(&self, offset: usize) -> Result<*mut T> {
-        let align = align_of::<T>();
+        let align = std::mem::align_of::<T>();
         if offset % align != 0 {
             return Err(Error::Misaligned { offset, align });
         }
         // The mapping is page-aligned, so an aligned offset gives an aligned pointer.
-        Ok(self.check(offset, size_of::<T>())?.cast::<T>())
+        Ok(self.check(offset, std::mem::size_of::<T>())?.cast::<T>())
     }
 
     fn read_at(&self, offset: usize, out: &mut [u8]) -> Result<()> {

@@ -71,7 +71,7 @@ impl SharedRegion {
     /// Creates a region of `len` bytes named `name` (visible as
     /// `/memfd:<name>` in `/proc/<pid>/fd`) with word 0 set to [`INITIAL_WORD0`].
     pub fn create(name: &str, len: usize) -> Result<Self, RegionError> {
-        if len < size_of::<u32>() {
+        if len < std::mem::size_of::<u32>() {
             return Err(RegionError::TooSmall(len));
         }
         let read_write =

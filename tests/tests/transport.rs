@@ -66,8 +66,10 @@ fn daemon_memfds(pid: u32) -> Vec<(i32, u64, u64)> {
         .collect()
 }
 
-/// The second seed: the fd the client receives is a different number in a
-/// different process, yet names the same file; writes cross both ways.
+/// The second seed: the fd the client receives lives in another process's
+/// fd table (its number may or may not coincide with the daemon's; numbers
+/// mean nothing across processes), yet names the same file; writes cross
+/// both ways.
 #[test]
 fn client_fd_differs_but_names_the_same_file_and_writes_cross_both_ways() {
     let daemon = Daemon::start();
@@ -79,10 +81,6 @@ fn client_fd_differs_but_names_the_same_file_and_writes_cross_both_ways() {
             (*dev, *ino),
             (a.dev, a.ino),
             "daemon fd {fd} is another file"
-        );
-        assert_ne!(
-            *fd, a.fd,
-            "fd numbers are per process; the client's matched the daemon's"
         );
     }
     // Daemon -> client: the daemon's initial write is what the client reads.
