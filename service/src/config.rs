@@ -53,8 +53,8 @@ pub struct Config {
     #[arg(long, value_name = "NAME", default_value = "default", value_parser = parse_instance)]
     pub instance: String,
 
-    /// How often to log word 0 (e.g. 5s, 250ms); 0 turns the log off.
-    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = humantime::parse_duration)]
+    /// How often to log word 0 (e.g. 5s, 250ms, 1m); 0 turns the log off.
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_period)]
     pub log_period: Duration,
 
     /// Log level (error, warn, info, debug, trace).
@@ -111,6 +111,29 @@ pub fn parse_size(text: &str) -> Result<usize, String> {
     Ok(bytes as usize)
 }
 
+/// Parses a period such as `0`, `250ms`, `5s` or `2m`: a whole number and
+/// one unit (written by hand: android-15 ships no duration-parsing crate).
+pub fn parse_period(text: &str) -> Result<Duration, String> {
+    let bad =
+        || format!("'{text}' is not a duration: use e.g. 250ms, 5s or 1m (0 turns the log off)");
+    let digits_end = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(digits_end);
+    let n: u64 = number.parse().map_err(|_| bad())?;
+    let millis_per_unit: u64 = match unit {
+        "" if n == 0 => 0,
+        "ms" => 1,
+        "s" => 1_000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        _ => return Err(bad()),
+    };
+    n.checked_mul(millis_per_unit)
+        .map(Duration::from_millis)
+        .ok_or_else(bad)
+}
+
 /// Accepts an instance name the service manager and VINTF can carry.
 pub fn parse_instance(text: &str) -> Result<String, String> {
     let ok = !text.is_empty()
@@ -159,8 +182,35 @@ mod tests {
         let env = || Some(std::ffi::OsString::from("/run/env.sock"));
         assert_eq!(socket_path(Some(flag), env()), flag);
         assert_eq!(socket_path(None, env()), PathBuf::from("/run/env.sock"));
-        assert_eq!(socket_path(None, Some("".into())), PathBuf::from(DEFAULT_SOCKET));
+        assert_eq!(
+            socket_path(None, Some("".into())),
+            PathBuf::from(DEFAULT_SOCKET)
+        );
         assert_eq!(socket_path(None, None), PathBuf::from(DEFAULT_SOCKET));
+    }
+
+    #[test]
+    fn periods_take_one_unit() {
+        assert_eq!(parse_period("0"), Ok(Duration::ZERO));
+        assert_eq!(parse_period("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_period("5s"), Ok(Duration::from_secs(5)));
+        assert_eq!(parse_period("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_period("1h"), Ok(Duration::from_secs(3600)));
+        for bad in [
+            "",
+            "5",
+            "soon",
+            "5 s",
+            "-1s",
+            "1.5s",
+            "5sec",
+            "99999999999999999999h",
+        ] {
+            assert!(
+                parse_period(bad).unwrap_err().contains("is not a duration"),
+                "{bad:?} was accepted"
+            );
+        }
     }
 
     #[test]

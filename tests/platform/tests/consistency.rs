@@ -724,7 +724,6 @@ fn soong_name(cargo_dep: &str) -> Option<Option<&'static str>> {
         "clap" => Some("libclap"),
         "log" => Some("liblog_rust"),
         "env_logger" => Some("libandroid_logger"),
-        "humantime" => Some("libhumantime"),
         "libc" => Some("liblibc"),
         _ => return None,
     })
