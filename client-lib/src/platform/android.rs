@@ -26,7 +26,7 @@ pub fn link_to_death(
     keepalive: &Keepalive,
     on_death: Box<dyn Fn() + Send + Sync>,
 ) -> std::result::Result<DeathLink, binder::StatusCode> {
-    let mut recipient = binder::DeathRecipient::new(move || on_death());
+    let mut recipient = binder::DeathRecipient::new(on_death);
     keepalive
         .service
         .as_binder()

@@ -6,6 +6,7 @@
 //! types) are compared in `tests/consistency.rs`.
 
 pub mod aidl;
+pub mod aosp;
 pub mod blueprint;
 pub mod cargo;
 pub mod initrc;

@@ -4,8 +4,8 @@
 //! each failure names the two files that disagree.
 
 use enea_buffer_platform_checks::{
-    aidl, blueprint, blueprint::BpFile, cargo::Manifest, files_under, initrc, read, repo_root,
-    sepolicy, vintf,
+    aidl, aosp, blueprint, blueprint::BpFile, cargo::Manifest, files_under, initrc, read,
+    repo_root, sepolicy, vintf,
 };
 use std::collections::BTreeSet;
 
@@ -712,23 +712,6 @@ fn android_bp_installs_init_rc_and_manifest() {
     );
 }
 
-/// What each Cargo dependency is called in AOSP (None: not needed there).
-fn soong_name(cargo_dep: &str) -> Option<Option<&'static str>> {
-    Some(match cargo_dep {
-        "vendor_enea_buffer" => Some("vendor.enea.buffer-V1-rust"),
-        "rsbinder" => Some("libbinder_rs"),
-        "async-trait" => Some("libasync_trait"),
-        "tokio" => Some("libtokio"),
-        "rustix" => Some("librustix"),
-        "thiserror" => Some("libthiserror"),
-        "clap" => Some("libclap"),
-        "log" => Some("liblog_rust"),
-        "env_logger" => Some("libandroid_logger"),
-        "libc" => Some("liblibc"),
-        _ => return None,
-    })
-}
-
 /// A dependency added in Cargo without its Soong counterpart breaks only the
 /// Android build; catch it here.
 #[test]
@@ -736,6 +719,7 @@ fn cargo_dependencies_have_soong_counterparts() {
     let (_, bpf, daemon_mod) = daemon();
     let (_, lib) = bp_module("rust_library", "libenea_buffer_client");
     let (_, cli) = bp_module("rust_binary", "eneabuf");
+    let table = aosp::Aosp::load();
     let deps_of = |ms: &[&android_bp::Module]| -> BTreeSet<String> {
         ms.iter()
             .flat_map(|m| {
@@ -751,16 +735,17 @@ fn cargo_dependencies_have_soong_counterparts() {
     ] {
         let have = deps_of(&modules);
         for dep in Manifest::load(cargo_rel).dependencies() {
-            let wanted = soong_name(&dep).unwrap_or_else(|| {
-                panic!("{cargo_rel} depends on {dep}, which has no AOSP module mapping in this check; add one and the rustlibs entry in {}", bpf.rel)
+            let module = table.for_host_dependency(&dep).unwrap_or_else(|| {
+                panic!("{cargo_rel} depends on {dep}, which no row of {} stands for; add its AOSP module there and to the rustlibs in {}", aosp::TABLE, bpf.rel)
             });
-            if let Some(module) = wanted {
-                assert!(
-                    have.contains(module),
-                    "{cargo_rel} depends on {dep}, but {} lacks {module}",
-                    bpf.rel
-                );
-            }
+            assert!(
+                have.contains(&module.soong),
+                "{cargo_rel} depends on {dep}, but {} lacks {} ({} row {})",
+                bpf.rel,
+                module.soong,
+                aosp::TABLE,
+                module.soong
+            );
         }
     }
     // The library's crate name must match Cargo's, or `use` lines differ.
@@ -770,5 +755,213 @@ fn cargo_dependencies_have_soong_counterparts() {
         Some(cargo_lib.name.as_str()),
         "{} libenea_buffer_client crate_name vs {CLIENT_CARGO} [lib] name",
         bpf.rel
+    );
+}
+
+// ---- the Android build (tests/android) --------------------------------------
+
+const AIDL_FIXTURE: &str = "tests/android/vendor_enea_buffer.rs";
+const WORKSPACE_CARGO: &str = "Cargo.toml";
+
+/// The workspace's `rust-version` is the Rust of the oldest Android release
+/// we support, the one tests/android/check.py builds the Android side with.
+#[test]
+fn rust_version_is_the_android_one() {
+    let table = aosp::Aosp::load();
+    let ws = Manifest::load(WORKSPACE_CARGO);
+    let ours = ws.doc["workspace"]["package"]["rust-version"]
+        .as_str()
+        .expect("[workspace.package] rust-version");
+    let android: Vec<&str> = table.rust.split('.').take(2).collect();
+    let ours_parts: Vec<&str> = ours.split('.').take(2).collect();
+    assert_eq!(
+        ours_parts,
+        android,
+        "{WORKSPACE_CARGO} rust-version {ours} vs {} [toolchain] rust {}",
+        aosp::TABLE,
+        table.rust
+    );
+}
+
+/// Features a Cargo manifest asks of `dep`: `features = [...]` on the
+/// dependency (workspace table or member table), as strings.
+fn requested_features(deps: &toml::Table, dep: &str) -> Vec<String> {
+    deps.get(dep)
+        .and_then(|d| d.get("features"))
+        .and_then(|f| f.as_array())
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A crate the daemon or the client library shares with the Android build
+/// may ask only for features AOSP builds it with: one AOSP lacks (tokio's
+/// `signal`, clap's `env`) breaks only the device build. Default features
+/// are not compared here: tests/android/check.py builds with AOSP's list
+/// and no defaults, so code that needs a default AOSP lacks fails there.
+#[test]
+fn shared_crates_ask_only_for_features_aosp_builds() {
+    let table = aosp::Aosp::load();
+    let ws = Manifest::load(WORKSPACE_CARGO);
+    let ws_deps = ws.doc["workspace"]["dependencies"]
+        .as_table()
+        .expect("[workspace.dependencies]")
+        .clone();
+    let mut checked = 0;
+    for member in [SERVICE_CARGO, CLIENT_CARGO] {
+        let manifest = Manifest::load(member);
+        let deps = manifest.doc["dependencies"]
+            .as_table()
+            .expect("[dependencies]");
+        for dep in manifest.dependencies() {
+            let Some(module) = table.for_host_dependency(&dep) else {
+                continue; // cargo_dependencies_have_soong_counterparts reports it
+            };
+            let Some(aosp_features) = &module.features else {
+                continue; // built from source here, not a third-party crate
+            };
+            if module.krate != dep {
+                continue; // a host stand-in (env_logger for android_logger)
+            }
+            let mut asked = requested_features(&ws_deps, &dep);
+            asked.extend(requested_features(deps, &dep));
+            for feature in asked {
+                assert!(
+                    aosp_features.contains(&feature),
+                    "{member} (through {WORKSPACE_CARGO}) asks {dep} for feature `{feature}`, \
+                     which AOSP's {} is built without ({} lists {aosp_features:?})",
+                    module.soong,
+                    aosp::TABLE
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 0, "no shared crate feature was compared");
+}
+
+/// The Rust type AOSP's backend emits for an AIDL return type.
+fn rust_type(aidl_type: &str) -> &'static str {
+    match aidl_type {
+        "ParcelFileDescriptor" => "binder::ParcelFileDescriptor",
+        "long" => "i64",
+        "int" => "i32",
+        "boolean" => "bool",
+        "String" => "String",
+        "void" => "()",
+        other => panic!("{AIDL_FIXTURE} check: AIDL type {other} has no mapping here; add it"),
+    }
+}
+
+/// The stand-in for AOSP's generated `vendor.enea.buffer-V<N>-rust` says
+/// what the frozen interface says: descriptor, stability, methods with their
+/// return types and transaction codes in order, constants, VERSION, HASH.
+#[test]
+fn aidl_fixture_matches_the_frozen_interface() {
+    let fixture = read(AIDL_FIXTURE);
+    let latest = latest_frozen();
+    let dump_rel = format!("{}/{latest}/vendor/enea/buffer/IEneaBuffer.aidl", api_dir());
+    let dump = aidl::parse_api(&read(&dump_rel)).unwrap_or_else(|e| panic!("{dump_rel}: {e}"));
+    assert_eq!(dump.methods, src_api().methods, "{dump_rel} vs {AIDL_SRC}");
+    let grab = |re: &str| -> Vec<Vec<String>> {
+        regex::Regex::new(re)
+            .expect("valid regex")
+            .captures_iter(&fixture)
+            .map(|c| {
+                c.iter()
+                    .skip(1)
+                    .map(|m| m.map_or(String::new(), |m| m.as_str().to_owned()))
+                    .collect()
+            })
+            .collect()
+    };
+    let descriptor = format!("{}.{}", dump.package, dump.interface);
+    assert_eq!(
+        grab(r#"(?m)^  (\w+)\["([\w.]+)"\] \{$"#),
+        [vec![dump.interface.clone(), descriptor.clone()]],
+        "{AIDL_FIXTURE} declare_binder_interface! vs {dump_rel}"
+    );
+    assert_eq!(
+        fixture.contains("stability: binder::binder_impl::Stability::Vintf,"),
+        dump.annotations.iter().any(|a| a == "@VintfStability"),
+        "{AIDL_FIXTURE} stability vs {dump_rel} @VintfStability"
+    );
+
+    // The sync trait's abstract methods, in order, with their return types.
+    let trait_start = fixture
+        .find(&format!(
+            "pub trait {}: binder::Interface + Send {{",
+            dump.interface
+        ))
+        .expect("the sync interface trait");
+    let trait_body = &fixture
+        [trait_start..trait_start + fixture[trait_start..].find("\n}\n").expect("trait end")];
+    let declared: Vec<(String, String)> =
+        regex::Regex::new(r"(?m)^  fn r#(\w+)\(&self\) -> binder::Result<(.+)>;$")
+            .expect("valid regex")
+            .captures_iter(trait_body)
+            .map(|c| (c[1].to_owned(), c[2].to_owned()))
+            .collect();
+    let expected: Vec<(String, String)> = dump
+        .methods
+        .iter()
+        .map(|m| {
+            let toks: Vec<&str> = m.split(' ').collect();
+            assert_eq!(
+                toks.get(2..),
+                Some(&["(", ")"][..]),
+                "{dump_rel}: {m}: this check maps only argument-less methods; extend it"
+            );
+            (toks[1].to_owned(), rust_type(toks[0]).to_owned())
+        })
+        .collect();
+    assert_eq!(
+        declared, expected,
+        "{AIDL_FIXTURE} trait methods vs {dump_rel}"
+    );
+
+    let mut codes: Vec<Vec<String>> = expected
+        .iter()
+        .enumerate()
+        .map(|(i, (name, _))| vec![name.clone(), i.to_string()])
+        .collect();
+    codes.push(vec!["getInterfaceVersion".into(), "16777214".into()]);
+    codes.push(vec!["getInterfaceHash".into(), "16777213".into()]);
+    assert_eq!(
+        grab(
+            r"pub const r#(\w+): binder::binder_impl::TransactionCode = binder::binder_impl::FIRST_CALL_TRANSACTION \+ (\d+);"
+        ),
+        codes,
+        "{AIDL_FIXTURE} transaction codes vs the method order of {dump_rel}"
+    );
+
+    let constants: Vec<String> = grab(r"pub const r#(\w+): i32 = (-?\d+);")
+        .into_iter()
+        .map(|c| format!("const int {} = {}", c[0], c[1]))
+        .collect();
+    assert_eq!(
+        constants, dump.constants,
+        "{AIDL_FIXTURE} constants vs {dump_rel}"
+    );
+
+    assert_eq!(
+        grab(r"pub const VERSION: i32 = (\d+);"),
+        [vec![latest.clone()]],
+        "{AIDL_FIXTURE} VERSION vs the last versions_with_info"
+    );
+    let hash_rel = format!("{}/{latest}/.hash", api_dir());
+    let hash = read(&hash_rel)
+        .lines()
+        .map(str::trim)
+        .rfind(|l| !l.is_empty())
+        .unwrap_or("")
+        .to_owned();
+    assert_eq!(
+        grab(r#"pub const HASH: &str = "(\w+)";"#),
+        [vec![hash]],
+        "{AIDL_FIXTURE} HASH vs {hash_rel}"
     );
 }
