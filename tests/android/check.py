@@ -136,15 +136,15 @@ def ensure_libclang():
 
 
 def ensure_bindgen(version):
-    root = OUT / "tools"
-    exe = root / "bin" / "bindgen"
-    stamp = root / f".bindgen-{version}"
-    if exe.is_file() and stamp.is_file():
-        return exe
-    run(["cargo", "install", "bindgen-cli", "--version", f"={version}", "--locked",
-         "--root", root, "--quiet"])
-    stamp.touch()
-    return exe
+    """bindgen-cli, installed once per machine (cargo's own bin directory)."""
+    have = shutil.which("bindgen")
+    if have:
+        out = subprocess.run([have, "--version"], capture_output=True, text=True).stdout
+        if out.split() == ["bindgen", version]:
+            return have
+    run(["cargo", "install", "bindgen-cli", "--version", f"={version}", "--locked", "--quiet"])
+    cargo_home = Path(os.environ.get("CARGO_HOME", Path.home() / ".cargo"))
+    return cargo_home / "bin" / "bindgen"
 
 
 # -------------------------------------------------------------------- sources
