@@ -4,6 +4,8 @@
 mod config;
 mod platform;
 mod region;
+#[cfg(not(target_os = "android"))]
+mod sd_notify;
 mod service;
 #[cfg(not(target_os = "android"))]
 mod socket_lock;
@@ -86,6 +88,7 @@ fn run(config: &Config, stop: StopSignals) -> Result<(), String> {
         region.raw_fd(),
         region.base_addr()
     );
+    platform::notify_ready();
 
     runtime.block_on(async {
         let logger = tokio::spawn(log_word0(region.clone(), config.log_period));
@@ -93,6 +96,7 @@ fn run(config: &Config, stop: StopSignals) -> Result<(), String> {
         logger.abort();
     });
     info!("stopping: no new clients, finishing calls in flight");
+    platform::notify_stopping();
     serving.stop();
     info!("stopped");
     Ok(())

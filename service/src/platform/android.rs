@@ -95,3 +95,9 @@ pub fn start_serving(
         description: format!("servicemanager as {name}"),
     })
 }
+
+/// init has no readiness protocol: registering with servicemanager is the signal.
+pub fn notify_ready() {}
+
+/// Nothing to tell init when stopping.
+pub fn notify_stopping() {}

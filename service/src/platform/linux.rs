@@ -205,3 +205,17 @@ fn serve_socket(
         _lock: Some(lock),
     })
 }
+
+/// Tells systemd (`Type=notify`) that clients can connect now.
+pub fn notify_ready() {
+    if let Err(e) = crate::sd_notify::notify("READY=1") {
+        log::warn!("cannot tell systemd we are ready: {e}");
+    }
+}
+
+/// Tells systemd that the daemon is stopping.
+pub fn notify_stopping() {
+    if let Err(e) = crate::sd_notify::notify("STOPPING=1") {
+        log::warn!("cannot tell systemd we are stopping: {e}");
+    }
+}
