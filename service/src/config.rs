@@ -57,6 +57,12 @@ pub struct Config {
     #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_period)]
     pub log_period: Duration,
 
+    /// Register as a lazy HAL: the service manager starts the daemon on the
+    /// first look-up and the daemon exits once no client holds the service.
+    /// Needs a service manager (kernel binder), so not `--transport socket`.
+    #[arg(long)]
+    pub lazy: bool,
+
     /// Log level (error, warn, info, debug, trace).
     #[arg(long, value_name = "LEVEL", default_value = "info")]
     pub log_level: log::LevelFilter,

@@ -87,12 +87,22 @@ pub fn start_serving(
     binder::ProcessState::set_thread_pool_max_thread_count(KERNEL_BINDER_THREADS);
     binder::ProcessState::start_thread_pool();
     let name = config.service_name();
-    binder::add_service(&name, binder.as_binder()).map_err(|status| ServeError::Register {
+    if config.lazy {
+        // servicemanager starts us on demand (`interface aidl` in the .rc)
+        // and libbinder exits the process once no client holds the service.
+        binder::register_lazy_service(&name, binder.as_binder())
+    } else {
+        binder::add_service(&name, binder.as_binder())
+    }
+    .map_err(|status| ServeError::Register {
         name: name.clone(),
         status,
     })?;
     Ok(Serving {
-        description: format!("servicemanager as {name}"),
+        description: format!(
+            "servicemanager as {name}{}",
+            if config.lazy { " (lazy)" } else { "" }
+        ),
     })
 }
 

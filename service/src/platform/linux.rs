@@ -23,12 +23,23 @@ const MAX_RPC_CONNECTIONS: usize = 1024;
 /// Why the daemon could not start serving.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
+    /// `--lazy` with the socket transport, which has no service manager.
+    #[error("--lazy needs a service manager (kernel binder); the socket transport has none")]
+    LazyNeedsServiceManager,
     /// `--transport binder` but the driver or service manager is missing.
     #[error("kernel binder is not available: {0}")]
     NoKernelBinder(String),
     /// The socket path cannot be used.
     #[error(transparent)]
     Socket(#[from] LockError),
+    /// The service manager refused the lazy registration.
+    #[error("cannot register {name} as a lazy service: {status}")]
+    LazyRegister {
+        /// The service name.
+        name: String,
+        /// The service manager's status.
+        status: String,
+    },
     /// rsbinder refused to serve (the log line above names the cause).
     #[error("cannot serve {what}: {status:?}")]
     Binder {
@@ -43,7 +54,8 @@ pub enum ServeError {
 pub struct Serving {
     /// Where clients reach the service, for the log.
     pub description: String,
-    guard: ServerGuard,
+    /// None for a lazy service: the registrar owns its life.
+    guard: Option<ServerGuard>,
     _lock: Option<SocketLock>,
 }
 
@@ -51,7 +63,9 @@ impl Serving {
     /// Stops accepting, ends every session once in-flight calls finish and
     /// removes the socket (RPC); kernel binder has nothing to stop.
     pub fn stop(self) {
-        self.guard.stop_and_join();
+        if let Some(guard) = self.guard {
+            guard.stop_and_join();
+        }
     }
 }
 
@@ -98,9 +112,11 @@ pub fn start_serving(
 ) -> std::result::Result<Serving, ServeError> {
     match config.transport {
         Transport::Binder => serve_kernel(config, binder),
+        Transport::Socket if config.lazy => Err(ServeError::LazyNeedsServiceManager),
         Transport::Socket => serve_socket(config, binder),
         Transport::Auto => match kernel_binder_device(config) {
             Ok(device) if service_manager_answers(&device) => serve_kernel(config, binder),
+            _ if config.lazy => Err(ServeError::LazyNeedsServiceManager),
             _ => serve_socket(config, binder),
         },
     }
@@ -153,6 +169,9 @@ fn serve_kernel(
         )));
     }
     let name = config.service_name();
+    if config.lazy {
+        return serve_kernel_lazy(&device, &name, binder);
+    }
     let endpoint = KernelEndpoint::default()
         .with_driver(&device)
         .with_threads(KERNEL_BINDER_THREADS);
@@ -165,7 +184,30 @@ fn serve_kernel(
         })?;
     Ok(Serving {
         description: format!("kernel binder {} as {name}", device.display()),
-        guard,
+        guard: Some(guard),
+        _lock: None,
+    })
+}
+
+/// AOSP's LazyServiceRegistrar (rsbinder's port): registered with
+/// FLAG_IS_LAZY_SERVICE; when the service manager reports that no client
+/// holds the service, the registrar unregisters it and exits the process.
+fn serve_kernel_lazy(
+    device: &Path,
+    name: &str,
+    binder: Strong<dyn IEneaBuffer>,
+) -> std::result::Result<Serving, ServeError> {
+    // onClients arrives as an incoming transaction: the pool must run.
+    ProcessState::start_thread_pool();
+    rsbinder::lazy_service::LazyServiceRegistrar::instance()
+        .register_service(name, binder.as_binder())
+        .map_err(|status| ServeError::LazyRegister {
+            name: name.to_owned(),
+            status: status.to_string(),
+        })?;
+    Ok(Serving {
+        description: format!("kernel binder {} as {name} (lazy)", device.display()),
+        guard: None,
         _lock: None,
     })
 }
@@ -201,7 +243,7 @@ fn serve_socket(
     }
     Ok(Serving {
         description: format!("unix://{} as {name}", socket.display()),
-        guard,
+        guard: Some(guard),
         _lock: Some(lock),
     })
 }

@@ -13,6 +13,7 @@ const AIDL_SRC: &str = "aidl/vendor/enea/buffer/IEneaBuffer.aidl";
 const AIDL_API: &str = "aidl/aidl_api";
 const AIDL_BUILD_RS: &str = "aidl/build.rs";
 const INIT_RC: &str = "init.rc";
+const LAZY_RC: &str = "init.lazy.rc";
 const SERVICE_CARGO: &str = "service/Cargo.toml";
 const CLIENT_CARGO: &str = "client-lib/Cargo.toml";
 const MANIFEST: &str = "vintf/vendor.enea.buffer-service.xml";
@@ -140,6 +141,22 @@ fn latest_frozen() -> String {
 
 /// Android.bp's installed binary = Cargo's [[bin]] = init.rc's path = the
 /// path file_contexts labels.
+/// The type file_contexts gives `path`: the last matching entry wins, each
+/// regex compiled as libselinux does (anchored at both ends).
+fn file_label(path: &str) -> Option<String> {
+    let lines =
+        sepolicy::contexts(&read(FILE_CONTEXTS)).unwrap_or_else(|e| panic!("{FILE_CONTEXTS}: {e}"));
+    let mut label = None;
+    for l in &lines {
+        let re = regex::Regex::new(&format!("^(?:{})$", l.key))
+            .unwrap_or_else(|e| panic!("{FILE_CONTEXTS}:{}: bad regex: {e}", l.line));
+        if re.is_match(path) {
+            label = Some(l.ty.clone());
+        }
+    }
+    label
+}
+
 #[test]
 fn daemon_binary_name_agrees() {
     let (bin, bpf, m) = daemon();
@@ -183,19 +200,7 @@ fn daemon_binary_name_agrees() {
         bpf.rel
     );
 
-    // file_contexts: the last matching entry wins; compile each regex as
-    // libselinux does (anchored at both ends).
-    let lines =
-        sepolicy::contexts(&read(FILE_CONTEXTS)).unwrap_or_else(|e| panic!("{FILE_CONTEXTS}: {e}"));
-    let mut label = None;
-    for l in &lines {
-        let re = regex::Regex::new(&format!("^(?:{})$", l.key))
-            .unwrap_or_else(|e| panic!("{FILE_CONTEXTS}:{}: bad regex: {e}", l.line));
-        if re.is_match(&svc.path) {
-            label = Some(l.ty.clone());
-        }
-    }
-    let label = label.unwrap_or_else(|| {
+    let label = file_label(&svc.path).unwrap_or_else(|| {
         panic!(
             "{INIT_RC} path {} is not matched by any entry of {FILE_CONTEXTS}",
             svc.path
@@ -709,6 +714,103 @@ fn android_bp_installs_init_rc_and_manifest() {
         frags.iter().any(|f| f == MANIFEST),
         "{} vintf_fragments {frags:?} vs {MANIFEST}",
         bpf.rel
+    );
+}
+
+/// The lazy variant is the same daemon, built and labelled the same way,
+/// started only on demand: `disabled`, `oneshot`, `interface aidl` as in
+/// init.rc, `--lazy`, same account.
+#[test]
+fn lazy_variant_is_the_daemon_started_on_demand() {
+    let (_, bpf, eager) = daemon();
+    let eager_name = blueprint::string(&eager, "name").expect("name");
+    let lazy_name = format!("{eager_name}.lazy");
+    let (_, lazy) = bp_module("rust_binary", &lazy_name);
+    for key in ["crate_name", "relative_install_path"] {
+        assert_eq!(
+            blueprint::string(&lazy, key),
+            blueprint::string(&eager, key),
+            "{}: {lazy_name} {key} vs {eager_name}",
+            bpf.rel
+        );
+    }
+    for key in ["srcs", "vintf_fragments", "rustlibs", "proc_macros"] {
+        assert_eq!(
+            blueprint::strings(&lazy, key),
+            blueprint::strings(&eager, key),
+            "{}: {lazy_name} {key} vs {eager_name}",
+            bpf.rel
+        );
+    }
+    for key in ["vendor", "prefer_rlib"] {
+        assert_eq!(
+            blueprint::boolean(&lazy, key),
+            blueprint::boolean(&eager, key),
+            "{}: {lazy_name} {key} vs {eager_name}",
+            bpf.rel
+        );
+    }
+    let etc_name = format!("{lazy_name}.rc");
+    assert_eq!(
+        blueprint::strings(&lazy, "required"),
+        vec![etc_name.clone()]
+    );
+    let (etc_file, etc) = bp_module("prebuilt_etc", &etc_name);
+    assert_eq!(
+        blueprint::string(&etc, "src")
+            .map(|s| etc_file.resolve(s))
+            .as_deref(),
+        Some(LAZY_RC)
+    );
+    assert_eq!(blueprint::string(&etc, "sub_dir"), Some("init"));
+    assert_eq!(blueprint::string(&etc, "filename"), Some(etc_name.as_str()));
+    assert_eq!(blueprint::boolean(&etc, "vendor"), Some(true));
+
+    let services = initrc::services(&read(LAZY_RC));
+    assert_eq!(services.len(), 1, "{LAZY_RC}: expected one service section");
+    let svc = &services[0];
+    let eager_svc = rc_service();
+    assert_eq!(svc.name, lazy_name, "{LAZY_RC} service name vs {}", bpf.rel);
+    let installed = format!(
+        "/vendor/bin/{}/{lazy_name}",
+        blueprint::string(&lazy, "relative_install_path").unwrap_or("")
+    )
+    .replace("//", "/");
+    assert_eq!(
+        svc.path, installed,
+        "{LAZY_RC} path vs {} install path",
+        bpf.rel
+    );
+    assert_eq!(
+        svc.args,
+        ["--lazy"],
+        "{LAZY_RC}: the daemon must run with --lazy"
+    );
+    for flag in ["disabled", "oneshot"] {
+        assert!(svc.option(flag).is_some(), "{LAZY_RC}: `{flag}` missing");
+    }
+    assert_eq!(
+        rc_aidl_interfaces(svc),
+        rc_aidl_interfaces(&eager_svc),
+        "{LAZY_RC} `interface aidl` vs {INIT_RC}"
+    );
+    assert!(
+        !rc_aidl_interfaces(svc).is_empty(),
+        "{LAZY_RC}: servicemanager starts it through `interface aidl`"
+    );
+    for key in ["class", "user", "group"] {
+        assert_eq!(
+            svc.option(key),
+            eager_svc.option(key),
+            "{LAZY_RC} {key} vs {INIT_RC}"
+        );
+    }
+    assert_eq!(
+        file_label(&svc.path),
+        file_label(&eager_svc.path),
+        "{FILE_CONTEXTS} must label {} as it labels {}",
+        svc.path,
+        eager_svc.path
     );
 }
 
