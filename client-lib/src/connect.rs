@@ -161,6 +161,11 @@ impl Connection {
         self.transport
     }
 
+    /// What keeps the service reachable (for the platform seam).
+    pub(crate) fn keepalive(&self) -> &Keepalive {
+        &self.keepalive
+    }
+
     /// The service proxy, for callers that need more than mappings.
     pub fn service(&self) -> &Strong<dyn IEneaBuffer> {
         &self.keepalive.service

@@ -64,6 +64,9 @@ pub enum Error {
         /// The required alignment.
         align: usize,
     },
+    /// The transport cannot carry the binder dump transaction.
+    #[error("{0} cannot carry the dump transaction: {1}")]
+    DumpUnsupported(String, &'static str),
 }
 
 /// The library's result type.

@@ -12,6 +12,7 @@
 //! ```
 
 mod connect;
+mod dump;
 mod error;
 mod mapping;
 mod platform;

@@ -2,6 +2,7 @@
 //! `vendor.enea.buffer.IEneaBuffer/<instance>` and logs word 0 periodically.
 
 mod config;
+mod diagnostics;
 mod platform;
 mod region;
 #[cfg(not(target_os = "android"))]
@@ -20,6 +21,7 @@ use clap::Parser;
 use log::{error, info};
 
 use config::Config;
+use diagnostics::Diagnostics;
 use region::SharedRegion;
 use service::EneaBufferService;
 use stop_signals::StopSignals;
@@ -76,11 +78,13 @@ fn run(config: &Config, stop: StopSignals) -> Result<(), String> {
     let region = SharedRegion::create("vendor.enea.buffer", config.size)
         .map(Arc::new)
         .map_err(|e| format!("cannot allocate the shared region: {e}"))?;
+    let diagnostics = Arc::new(Diagnostics::new());
     let binder = platform::new_binder(
-        EneaBufferService::new(region.clone()),
+        EneaBufferService::new(region.clone(), diagnostics.clone(), config.service_name()),
         runtime.handle().clone(),
     );
     let serving = platform::start_serving(config, binder).map_err(|e| e.to_string())?;
+    diagnostics.set_transport(serving.description.clone());
     info!(
         "serving {} ({} bytes, fd {}, base={:#x})",
         serving.description,
@@ -117,4 +121,10 @@ async fn log_word0(region: Arc<SharedRegion>, period: Duration) {
             region.word0().load(Ordering::SeqCst)
         );
     }
+}
+
+/// The daemon's effective uid.
+fn own_uid() -> u32 {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() }
 }

@@ -143,6 +143,12 @@ impl SharedRegion {
         rustix::io::fcntl_dupfd_cloexec(&self.read_only, 0)
     }
 
+    /// `(st_dev, st_ino)` of the memfd: the same in every process that maps it.
+    pub fn identity(&self) -> Result<(u64, u64), Errno> {
+        let st = rustix::fs::fstat(&self.read_write)?;
+        Ok((st.st_dev as u64, st.st_ino as u64))
+    }
+
     /// The daemon's own read-write fd number (for logs and tests).
     pub fn raw_fd(&self) -> i32 {
         self.read_write.as_raw_fd()

@@ -42,6 +42,8 @@ enum Command {
     },
     /// Print the region's size, transport and file identity.
     Info,
+    /// Print the service's dump (the binder dump transaction, as dumpsys sends).
+    Dump,
     /// Print word 0 whenever it changes, until interrupted.
     Watch {
         /// How often to look.
@@ -119,6 +121,7 @@ fn run(cli: Cli) -> enea_buffer_client::Result<()> {
             );
             println!("word 0:    {:#010x}", buffer.load_u32(0)?);
         }
+        Command::Dump => print!("{}", conn.dump()?),
         Command::Watch { interval, changes } => {
             let buffer = conn.map_read_only()?;
             let mut last = buffer.load_u32(0)?;

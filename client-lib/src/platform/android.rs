@@ -95,3 +95,17 @@ pub fn declared_instances(_options: &ConnectOptions) -> Result<Vec<String>> {
 pub fn is_dead(status: &Status) -> bool {
     status.transaction_error() == binder::StatusCode::DEAD_OBJECT
 }
+
+/// Sends the dump transaction with `fd` for the service to write into.
+// `dump` is a method of libbinder_rs' IBinderInternal, not of IBinder.
+pub fn dump(keepalive: &Keepalive, fd: std::os::fd::OwnedFd, _endpoint: &str) -> Result<()> {
+    use binder::binder_impl::IBinderInternal;
+    keepalive
+        .service
+        .as_binder()
+        .dump(&fd, &[])
+        .map_err(|status| Error::Call {
+            call: "dump",
+            status: format!("{status:?}"),
+        })
+}

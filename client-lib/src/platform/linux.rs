@@ -236,3 +236,21 @@ fn answers_without_fds(options: &ConnectOptions, name: &str) -> bool {
         )
     })
 }
+
+/// Sends the dump transaction with `fd` for the service to write into.
+pub fn dump(keepalive: &Keepalive, fd: std::os::fd::OwnedFd, endpoint: &str) -> Result<()> {
+    let binder = keepalive.service.as_binder();
+    // Over RPC the fd must travel as a bare fd object, which rsbinder 0.12
+    // writes only from inside the crate (AOSP's Parcel::writeFileDescriptor
+    // has no public counterpart there): kernel binder only, for now.
+    let proxy = binder.as_proxy().ok_or_else(|| {
+        Error::DumpUnsupported(
+            endpoint.to_owned(),
+            "rsbinder 0.12 has no client API for a bare fd in an RPC parcel; use kernel binder",
+        )
+    })?;
+    proxy.dump(fd, &[]).map_err(|status| Error::Call {
+        call: "dump",
+        status: format!("{status:?}"),
+    })
+}

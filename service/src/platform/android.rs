@@ -111,3 +111,25 @@ pub fn notify_ready() {}
 
 /// Nothing to tell init when stopping.
 pub fn notify_stopping() {}
+
+impl Interface for crate::service::EneaBufferService {
+    /// `dumpsys vendor.enea.buffer.IEneaBuffer/default`.
+    fn dump(
+        &self,
+        writer: &mut dyn std::io::Write,
+        _args: &[&std::ffi::CStr],
+    ) -> std::result::Result<(), binder::StatusCode> {
+        let (uid, _) = calling_identity();
+        self.write_dump(writer, uid)
+            .map_err(|_| binder::StatusCode::PERMISSION_DENIED)
+    }
+}
+
+/// AID_SYSTEM and AID_SHELL: dumpsys and bugreports run as these.
+const DUMP_UIDS: [u32; 2] = [1000, 2000];
+
+/// Who may read the dump: root, the daemon's own uid, dumpsys' uids
+/// (SELinux decides first who may call the service at all).
+pub fn may_dump(uid: u32) -> bool {
+    uid == 0 || uid == crate::own_uid() || DUMP_UIDS.contains(&uid)
+}

@@ -261,3 +261,17 @@ pub fn notify_stopping() {
         log::warn!("cannot tell systemd we are stopping: {e}");
     }
 }
+
+impl Interface for crate::service::EneaBufferService {
+    /// The binder dump transaction (`eneabuf dump`).
+    fn dump(&self, writer: &mut dyn std::io::Write, _args: &[String]) -> rsbinder::Result<()> {
+        let (uid, _) = calling_identity();
+        self.write_dump(writer, uid)
+            .map_err(|_| rsbinder::StatusCode::PermissionDenied)
+    }
+}
+
+/// Who may read the dump: root and the daemon's own uid.
+pub fn may_dump(uid: u32) -> bool {
+    uid == 0 || uid == crate::own_uid()
+}
