@@ -318,11 +318,19 @@ mount_filesystems
 step "booted in $(cut -d' ' -f1 /proc/uptime)s"
 if load_binder && start_hub; then
     smoke_check
+    smoke=$?
     if [ -n "$DEBUG_CMD" ]; then
         step "ENEA_VM_DEBUG_CMD: $DEBUG_CMD"
         (cd /data/local/tmp && sh -c "$DEBUG_CMD")
         echo "enea-vm: ENEA_VM_DEBUG_CMD exit $?"
     fi
-    run_tests
+    # Every test starts the daemon as the smoke check did: if it cannot even
+    # register, the suites would only wait out their timeouts (and the VM's),
+    # hiding the SELinux summary that names the cause.
+    if [ "$smoke" -eq 0 ]; then
+        run_tests
+    else
+        fail "test binaries not run: the daemon did not start and register as init.rc says"
+    fi
 fi
 finish
