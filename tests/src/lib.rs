@@ -7,6 +7,7 @@ pub mod bins;
 pub mod daemon;
 pub mod initrc;
 pub mod probe;
+pub mod selinux;
 
 pub use daemon::{Daemon, DaemonOptions};
 pub use probe::{eneabuf, Held, Interactive, Probe};

@@ -50,7 +50,39 @@ wait_for() {
     return 1
 }
 
+# Every AVC denial in the kernel log (the kernel's, and the service
+# manager's userspace ones, which it writes there) is compared with
+# /etc/selinux/expected-denials, the ones tests provoke on purpose; any
+# other fails the run. Prints "SELinux: <mode>, N denials" (N unexpected).
+selinux_summary() {
+    mode=permissive
+    [ "$(cat /sys/fs/selinux/enforce 2>/dev/null)" = 1 ] || {
+        echo "SELinux: not enforcing"
+        fail "SELinux was not enforcing at the end of the run"
+        return
+    }
+    mode=enforcing
+    dmesg -s 4194304 | grep 'avc: *denied' >/tmp/denials.log
+    sed -n 's/.*avc: *denied *\({[^}]*}\).* scontext=\([^ ]*\) tcontext=\([^ ]*\) tclass=\([^ ]*\).*/\1 scontext=\2 tcontext=\3 tclass=\4/p' \
+        /tmp/denials.log >/tmp/denial-keys
+    grep -v '^#' /etc/selinux/expected-denials | grep -v '^$' >/tmp/expected-keys
+    expected=$(grep -cxF -f /tmp/expected-keys /tmp/denial-keys)
+    unexpected=$(grep -cvxF -f /tmp/expected-keys /tmp/denial-keys)
+    if [ "$expected" -gt 0 ]; then
+        echo "SELinux: $expected expected denial(s), provoked by tests:"
+        grep -xF -f /tmp/expected-keys /tmp/denial-keys | sort | uniq -c
+    fi
+    if [ "$unexpected" -gt 0 ]; then
+        echo "SELinux: unexpected denials:"
+        grep -vF -f /tmp/expected-keys /tmp/denials.log
+        first=$(grep -vxF -f /tmp/expected-keys /tmp/denial-keys | head -1)
+        fail "SELinux denied $unexpected time(s) what no test expected (first: $first)"
+    fi
+    echo "SELinux: $mode, $unexpected denials"
+}
+
 finish() {
+    selinux_summary
     if [ -n "$HOST_PROBLEMS" ]; then
         FAILURES="${FAILURES:+$FAILURES; }$HOST_PROBLEMS"
     fi
@@ -64,15 +96,41 @@ finish() {
     sleep 5 # poweroff -f does not return; this is only for a broken one
 }
 
-mount_filesystems() {
+# Stage 1, PID 1 in the kernel's domain: the filesystems, then SELinux --
+# load the policy, label the files (cpio carries no xattrs), switch to
+# enforcing -- and re-exec /init, which the policy moves into `init`
+# (domain_auto_trans(kernel, init_exec, init), as on Android).
+stage1() {
     mount -t proc proc /proc
     mount -t sysfs sysfs /sys
     mount -t devtmpfs devtmpfs /dev
     # The kernel opens /dev/console before /init only if the node is in the
     # cpio; ours has no device nodes (built without root), so attach now.
     exec </dev/console >/dev/console 2>&1
-    mount -t tmpfs -o mode=1777 tmpfs /tmp
-    mount -t tmpfs -o mode=1777 tmpfs /data/local/tmp
+    # Audit records reach the kernel log through printk: no rate limit, or
+    # denials could go missing.
+    echo 0 >/proc/sys/kernel/printk_ratelimit
+    mount -t selinuxfs selinuxfs /sys/fs/selinux || { fail "cannot mount selinuxfs (booted without lsm=selinux?)"; return 1; }
+    enea-selinux load /etc/selinux/policy.33 || { fail "cannot load the SELinux policy"; return 1; }
+    enea-selinux label /etc/selinux/labels.rootfs || { fail "cannot label the root filesystem"; return 1; }
+    echo 1 >/sys/fs/selinux/enforce
+    [ "$(cat /sys/fs/selinux/enforce)" = 1 ] || { fail "SELinux did not switch to enforcing"; return 1; }
+    echo "enea-vm: SELinux policy loaded, files labelled, enforcing; re-executing /init"
+    export ENEA_VM_STAGE=2
+    exec /init
+}
+
+# Stage 2, PID 1 in `init`: the runner's scratch mounts, labelled so that
+# the files the rig hands to confined processes (logs) are its own type.
+mount_filesystems() {
+    ctx="$(cat /proc/self/attr/current | tr -d '\0')"
+    if [ "$ctx" != "u:r:init:s0" ]; then
+        fail "/init runs in $ctx, not u:r:init:s0"
+    fi
+    for dir in /tmp /data/local/tmp; do
+        mount -t tmpfs -o mode=1777,context=u:object_r:vm_harness_tmp:s0 tmpfs "$dir" ||
+            fail "mounting $dir"
+    done
 }
 
 # insmod binder_linux (and whatever modules.dep said it needs, in load order)
@@ -96,6 +154,7 @@ load_binder() {
         # binder as misc devices, not binderfs, so point the name at them.
         ln -sf "/dev/$dev" "/dev/binderfs/$dev"
     done
+    enea-selinux label /etc/selinux/labels.dev || { fail "cannot label the device nodes"; return 1; }
 }
 
 # rsb_hub is the service manager (handle 0). Ready means a real binder call
@@ -187,6 +246,11 @@ EOF
         tries=$((tries - 1))
     done
     check_identity "$daemon" "$svc_user" "$svc_groups"
+    # Started from init by its labelled executable: init_daemon_domain().
+    domain="$(tr -d '\0' </proc/$daemon/attr/current)"
+    echo "enea-vm: daemon runs in $domain"
+    [ "$domain" = u:r:hal_enea_buffer_default:s0 ] ||
+        fail "smoke: the daemon runs in $domain, not u:r:hal_enea_buffer_default:s0"
     if [ -x /system/bin/eneabuf ]; then
         out=$(exec_as shell eneabuf --transport binder get 2>&1)
         rc=$?
@@ -229,9 +293,12 @@ run_tests() {
             ;;
         esac
         step "test $name"
+        # The SELinux tests are #[ignore]d outside this rig (they need it).
+        extra=""
+        [ "$name" = selinux ] && extra=--include-ignored
         # shellcheck disable=SC2086 # TEST_ARGS is a word list
         (cd /data/local/tmp && ENEA_TEST_TRANSPORT=binder \
-            timeout -s KILL "$TEST_TIMEOUT" "$test" $TEST_ARGS)
+            timeout -s KILL "$TEST_TIMEOUT" "$test" $TEST_ARGS $extra)
         rc=$?
         case "$rc" in
         0) ;;
@@ -242,15 +309,28 @@ run_tests() {
 }
 
 export ENEA_INIT_RC=/vendor/etc/init/vendor.enea.buffer-service.rc
+if [ "$ENEA_VM_STAGE" != 2 ]; then
+    stage1
+    # Only reached when stage 1 failed.
+    finish
+fi
 mount_filesystems
 step "booted in $(cut -d' ' -f1 /proc/uptime)s"
 if load_binder && start_hub; then
     smoke_check
+    smoke=$?
     if [ -n "$DEBUG_CMD" ]; then
         step "ENEA_VM_DEBUG_CMD: $DEBUG_CMD"
         (cd /data/local/tmp && sh -c "$DEBUG_CMD")
         echo "enea-vm: ENEA_VM_DEBUG_CMD exit $?"
     fi
-    run_tests
+    # Every test starts the daemon as the smoke check did: if it cannot even
+    # register, the suites would only wait out their timeouts (and the VM's),
+    # hiding the SELinux summary that names the cause.
+    if [ "$smoke" -eq 0 ]; then
+        run_tests
+    else
+        fail "test binaries not run: the daemon did not start and register as init.rc says"
+    fi
 fi
 finish

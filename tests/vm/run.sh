@@ -91,6 +91,10 @@ ensure_packages() {
         need+=(busybox-static)
     command -v cpio >/dev/null || need+=(cpio)
     command -v jq >/dev/null || need+=(jq) # reads cargo's JSON messages
+    # The SELinux policy is compiled as AOSP's build does: m4, then the compiler.
+    command -v m4 >/dev/null || need+=(m4)
+    command -v checkpolicy >/dev/null || need+=(checkpolicy)
+    command -v patch >/dev/null || need+=(patch) # applies rsb_hub's SELinux check
     if [[ ${#need[@]} -gt 0 ]]; then
         log "installing ${need[*]}"
         # dpkg is chatty even with -qq; keep its output for when it fails.
@@ -190,19 +194,49 @@ build_tests() {
     [[ ${#TEST_BINS[@]} -gt 0 ]] || problem "enea-buffer-tests produced no test executables"
 }
 
-# rsb_hub (service manager) and rsb_service (client CLI) from crates.io.
+# rsb_hub (service manager) and rsb_service (client CLI) from crates.io, with
+# the SELinux check AOSP's servicemanager makes (tests/vm/selinux/
+# hub_selinux.rs + rsb_hub-selinux.patch): rsb_hub itself checks uids only.
 build_hub() {
-    local root=$OUT/tools
+    local root=$OUT/tools src=$OUT/hub-src fetch=$OUT/hub-fetch stamp manifest
+    stamp="$RSBINDER_TOOLS_VERSION $(cat "$VM_SRC/selinux/rsb_hub-selinux.patch" \
+        "$VM_SRC/selinux/hub_selinux.rs" | sha256sum | cut -c1-16)"
     if [[ -x $root/bin/rsb_hub && -x $root/bin/rsb_service ]] &&
-        grep -q "rsbinder-tools $RSBINDER_TOOLS_VERSION " "$root/.crates.toml" 2>/dev/null; then
-        log "rsbinder-tools $RSBINDER_TOOLS_VERSION: cached"
+        [[ $(cat "$root/.enea-stamp" 2>/dev/null) == "$stamp" ]]; then
+        log "rsbinder-tools $RSBINDER_TOOLS_VERSION + SELinux check: cached"
         return
     fi
-    log "building rsbinder-tools $RSBINDER_TOOLS_VERSION (static)"
+    log "building rsbinder-tools $RSBINDER_TOOLS_VERSION + SELinux check (static)"
+    # The crate's source, through cargo: a throwaway package that depends on it.
+    rm -rf "$fetch" "$src"
+    mkdir -p "$fetch/src"
+    echo 'fn main() {}' >"$fetch/src/main.rs"
+    printf '%s\n' '[package]' 'name = "hub-fetch"' 'version = "0.0.0"' 'edition = "2021"' \
+        'publish = false' '' '[dependencies]' "rsbinder-tools = \"=$RSBINDER_TOOLS_VERSION\"" \
+        '' '[workspace]' >"$fetch/Cargo.toml"
+    manifest=$(cargo metadata --format-version 1 --manifest-path "$fetch/Cargo.toml" |
+        jq -r '.packages[] | select(.name == "rsbinder-tools") | .manifest_path') &&
+        [[ -f $manifest ]] || die "cannot fetch the source of rsbinder-tools =$RSBINDER_TOOLS_VERSION"
+    cp -r "$(dirname "$manifest")" "$src"
+    chmod -R u+w "$src"
+    # Its own workspace: the copy lives under this repository's directory.
+    printf '\n[workspace]\n' >>"$src/Cargo.toml"
+    cp "$VM_SRC/selinux/hub_selinux.rs" "$src/src/bin/"
+    patch -s -p1 -d "$src" <"$VM_SRC/selinux/rsb_hub-selinux.patch" ||
+        die "rsb_hub-selinux.patch does not apply to rsbinder-tools $RSBINDER_TOOLS_VERSION"
     RUSTFLAGS="-C target-feature=+crt-static" CARGO_TARGET_DIR=$CARGO_OUT \
-        cargo install rsbinder-tools --version "=$RSBINDER_TOOLS_VERSION" --locked \
-        --root "$root" --target $TRIPLE ||
-        die "cargo install rsbinder-tools =$RSBINDER_TOOLS_VERSION failed"
+        cargo install --path "$src" --locked --force --root "$root" --target $TRIPLE ||
+        die "cargo install rsbinder-tools =$RSBINDER_TOOLS_VERSION (patched) failed"
+    echo "$stamp" >"$root/.enea-stamp"
+}
+
+# The VM's SELinux policy: tests/vm/selinux/ (the platform side) plus the
+# project's sepolicy/ as it is. A policy that does not compile -- including
+# one that breaks a neverallow -- fails the run here.
+build_policy() {
+    log "compiling the SELinux policy (m4 + checkpolicy)"
+    "$VM_SRC/selinux/build.sh" "$REPO/sepolicy" "$OUT/selinux" ||
+        die "the SELinux policy does not compile (see above)"
 }
 
 # A binary is only useful in the VM if it is statically linked.
@@ -329,7 +363,7 @@ assemble_initramfs() {
     else
         problem "daemon binary not built (vendor.enea.buffer-service / vendor-enea-buffer-service)"
     fi
-    for name in eneabuf enea-buffer-probe; do
+    for name in eneabuf enea-buffer-probe enea-selinux; do
         if bin=$(first_built $name); then
             install_static "$bin" "/system/bin/$name"
         else
@@ -344,6 +378,8 @@ assemble_initramfs() {
         name=$(basename "$bin" | sed 's/-[0-9a-f]\{16\}$//')
         install_static "$bin" "/data/nativetest/enea-buffer-tests/$name"
     done
+
+    install_selinux
 
     # Sourced by /init. %q keeps problem texts safe to source.
     {
@@ -363,13 +399,57 @@ assemble_initramfs() {
     log "initramfs: $(du -h "$OUT/initramfs.cpio.gz" | cut -f1)"
 }
 
+# The policy, the context files where AOSP keeps them, and the labels of
+# every file: the cpio format carries no xattrs, so /init applies them (with
+# enea-selinux label) from lists computed here with the file_contexts
+# regexes (whole-path match, the last matching line wins).
+install_selinux() {
+    local sel=$OUT/selinux
+    install -D -m 0644 "$sel/policy.33" "$ROOTFS/etc/selinux/policy.33"
+    install -D -m 0644 "$sel/plat_service_contexts" "$ROOTFS/system/etc/selinux/plat_service_contexts"
+    install -D -m 0644 "$sel/vendor_service_contexts" "$ROOTFS/vendor/etc/selinux/vendor_service_contexts"
+    install -D -m 0644 "$sel/file_contexts" "$ROOTFS/etc/selinux/file_contexts"
+    install -D -m 0644 "$VM_SRC/selinux/expected-denials" "$ROOTFS/etc/selinux/expected-denials"
+    local regexes=() labels=() re label
+    while read -r re label; do
+        [[ -z $re || $re == \#* ]] && continue
+        regexes+=("$re") labels+=("$label")
+    done <"$sel/file_contexts"
+    # Device nodes exist only once the VM runs; label them by their names.
+    local devs=(/dev/binder /dev/hwbinder /dev/vndbinder /dev/binderfs/binder
+        /dev/binderfs/hwbinder /dev/binderfs/vndbinder /dev/null /dev/console /dev/kmsg)
+    label_paths() {
+        local path i found
+        while IFS= read -r path; do
+            found=""
+            for i in "${!regexes[@]}"; do
+                [[ $path =~ ^(${regexes[$i]})$ ]] && found=${labels[$i]}
+            done
+            [[ -n $found ]] || die "no file_contexts line labels $path"
+            echo "$found $path"
+        done
+    }
+    # /proc, /sys and /dev are mount points by the time /init labels.
+    (cd "$ROOTFS" && find . -mindepth 1 \( -path ./proc -o -path ./sys -o -path ./dev \) -prune -o -print |
+        sed 's#^\.##' | LC_ALL=C sort) | label_paths \
+        >"$ROOTFS/etc/selinux/labels.rootfs"
+    printf '%s\n' "${devs[@]}" | label_paths >"$ROOTFS/etc/selinux/labels.dev"
+}
+
+# SELinux as the LSM (Debian's default is AppArmor); it starts permissive
+# (CONFIG_SECURITY_SELINUX_DEVELOP) until /init has loaded the policy and
+# labelled the files, then /init switches to enforcing. Every AVC denial
+# must reach the kernel log: no audit daemon, so audit records go to printk,
+# which is rate-limited unless told otherwise; a large log buffer keeps them.
+SELINUX_BOOT_ARGS="lsm=selinux selinux=1 enforcing=0 audit=1 audit_backlog_limit=8192 printk.devkmsg=on log_buf_len=4M"
+
 # Boot; the serial console is the only channel back. Verdict from the marker.
 boot() {
     local rc=0 console=$OUT/console.log
     log "booting (timeout ${VM_TIMEOUT}s, log $console)"
     local qemu=(timeout -k 10 "$VM_TIMEOUT" qemu-system-x86_64 -accel tcg -m 1024 -smp 2
         -nographic -no-reboot -nic none -kernel "$OUT/kernel/vmlinuz" -initrd "$OUT/initramfs.cpio.gz"
-        -append "console=ttyS0 panic=-1 quiet")
+        -append "console=ttyS0 panic=-1 quiet $SELINUX_BOOT_ARGS")
     if [[ $QUIET == 1 ]]; then
         "${qemu[@]}" </dev/null >"$console" 2>&1 || rc=$?
     else
@@ -383,6 +463,9 @@ verdict() {
     marker=$(tr -d '\r' <"$console" | grep -a '^ENEA-VM-RESULT: ' | tail -1 || true)
     echo
     echo "run.sh: timings: ${TIMINGS[*]}; total $((SECONDS))s"
+    # init.sh's SELinux summary: "SELinux: enforcing, N denials".
+    tr -d '\r' <"$console" | grep -a '^SELinux: ' | tail -1 ||
+        echo "SELinux: no summary from the VM"
     if [[ $marker == "ENEA-VM-RESULT: PASS" ]]; then
         echo "$marker"
         return 0
@@ -403,6 +486,7 @@ main() {
     timed packages ensure_packages
     timed kernel fetch_kernel
     timed rsb_hub build_hub
+    timed policy build_policy
     timed workspace build_workspace
     timed tests build_tests
     timed initramfs assemble_initramfs

@@ -638,8 +638,13 @@ fn sepolicy_wiring() {
     };
     let client = format!("{hal}_client");
     assert!(
-        grants(&client, &["getattr", "map", "read", "write"]),
-        "{SEPOLICY}/*.te: {client} cannot map {tmpfs} read-write, but {AIDL_SRC} getBuffer() hands it out"
+        grants(&client, &["getattr", "map", "read"]),
+        "{SEPOLICY}/*.te: {client} cannot map {tmpfs}, but {AIDL_SRC} getReadOnlyBuffer() hands it out"
+    );
+    let rw_client = format!("{hal}_rw_client");
+    assert!(
+        grants(&rw_client, &["write"]),
+        "{SEPOLICY}/*.te: {rw_client} cannot map {tmpfs} read-write, but {AIDL_SRC} getBuffer() hands it out"
     );
     assert!(
         grants(&daemon_type, &["map", "read", "write"]),
