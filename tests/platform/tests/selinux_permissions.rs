@@ -42,6 +42,7 @@ const OPS: &[Op] = &[
     Op { who: Who::Daemon, call: "rustix::mm::mmap", perms: &["map", "read", "write"], why: "selinux_mmap_file: map, and read+write for PROT_READ|PROT_WRITE MAP_SHARED" },
     Op { who: Who::Daemon, call: "rustix::mm::munmap", perms: &[], why: "no check" },
     Op { who: Who::Daemon, call: "rustix::io::fcntl_dupfd_cloexec", perms: &[], why: "F_DUPFD: no file permission" },
+    Op { who: Who::Daemon, call: "rustix::fs::fstat", perms: &["getattr"], why: "the dump's region identity (dev/inode): selinux_inode_getattr" },
     Op { who: Who::Client, call: "getReadOnlyBuffer", perms: &["read"], why: "binder fd transfer: selinux_binder_transfer_file checks the receiver: fd use on the sender + file_to_av(O_RDONLY) = read" },
     Op { who: Who::Client, call: "rustix::fs::fstat", perms: &["getattr"], why: "selinux_inode_getattr" },
     Op { who: Who::Client, call: "rustix::mm::mmap", perms: &["map", "read"], why: "selinux_mmap_file: map + read for PROT_READ MAP_SHARED (the read-only mapping)" },
