@@ -23,6 +23,8 @@ pub struct DaemonOptions {
     pub dir: Option<PathBuf>,
     /// Run the daemon as this uid/gid.
     pub run_as: Option<u32>,
+    /// Binder mode: start the lazy variant, as init.lazy.rc says.
+    pub lazy: bool,
 }
 
 /// Lines the daemon wrote to stderr, shared with the reader thread.
@@ -86,7 +88,7 @@ impl Daemon {
                     options.args.is_empty() && options.run_as.is_none(),
                     "binder mode starts the daemon exactly as init.rc says; this test needs options"
                 );
-                init_rc_command()
+                init_rc_command(options.lazy)
             }
         };
         cmd.stdin(Stdio::null())
@@ -163,6 +165,11 @@ impl Daemon {
         status.unwrap()
     }
 
+    /// Waits (bounded) for the daemon to exit by itself.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        wait_bounded(&mut self.child, timeout)
+    }
+
     /// SIGTERM, as init's `stop`; returns the exit status.
     pub fn terminate(self) -> ExitStatus {
         self.stop_with(rustix::process::Signal::TERM)
@@ -200,13 +207,23 @@ pub fn wait_bounded(child: &mut Child, timeout: Duration) -> Option<ExitStatus> 
     }
 }
 
-/// The daemon command from init.rc: path, args, and user/group resolved
+/// The daemon command from init.rc (or, `lazy`, init.lazy.rc, installed
+/// beside it as `<name>.lazy.rc`): path, args, and user/group resolved
 /// through /etc/passwd and /etc/group.
-fn init_rc_command() -> Command {
+fn init_rc_command(lazy: bool) -> Command {
     let rc = std::env::var_os("ENEA_INIT_RC")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../init.rc"));
-    let def = initrc::load_service(&rc, INIT_SERVICE).unwrap_or_else(|e| panic!("{e}"));
+    let (rc, service) = if lazy {
+        let lazy_rc = match rc.file_name().and_then(|n| n.to_str()) {
+            Some("init.rc") => rc.with_file_name("init.lazy.rc"),
+            _ => rc.with_extension("lazy.rc"),
+        };
+        (lazy_rc, format!("{INIT_SERVICE}.lazy"))
+    } else {
+        (rc, INIT_SERVICE.to_owned())
+    };
+    let def = initrc::load_service(&rc, &service).unwrap_or_else(|e| panic!("{e}"));
     let uid =
         initrc::lookup_id(Path::new("/etc/passwd"), &def.user).unwrap_or_else(|e| panic!("{e}"));
     let group = def

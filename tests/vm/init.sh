@@ -293,9 +293,9 @@ run_tests() {
             ;;
         esac
         step "test $name"
-        # The SELinux tests are #[ignore]d outside this rig (they need it).
+        # The SELinux and lazy-HAL tests are #[ignore]d outside this rig (they need it).
         extra=""
-        [ "$name" = selinux ] && extra=--include-ignored
+        case "$name" in selinux | lazy) extra=--include-ignored ;; esac
         # shellcheck disable=SC2086 # TEST_ARGS is a word list
         (cd /data/local/tmp && ENEA_TEST_TRANSPORT=binder \
             timeout -s KILL "$TEST_TIMEOUT" "$test" $TEST_ARGS $extra)

@@ -350,12 +350,15 @@ assemble_initramfs() {
     svc_user=$(sed -n 's/^user=//p' <<<"$svc")
     svc_groups=$(sed -n 's/^groups=//p' <<<"$svc")
     install -m 0644 "$INIT_RC" "$ROOTFS/vendor/etc/init/vendor.enea.buffer-service.rc"
+    # The lazy variant: its .rc beside init.rc's, its binary the same daemon.
+    install -m 0644 "$REPO/init.lazy.rc" "$ROOTFS/vendor/etc/init/vendor.enea.buffer-service.lazy.rc"
     write_accounts "$svc_user" "$svc_groups"
     write_hub_config "${UID_OF[$svc_user]}"
 
     local bin name
     if bin=$(first_built vendor.enea.buffer-service vendor-enea-buffer-service); then
         install_static "$bin" "$svc_path"
+        install_static "$bin" "$svc_path.lazy"
         # The harness looks binaries up in ENEA_BIN_DIR by their Cargo names.
         local cargo_name=${bin##*/}
         [[ $cargo_name == "${svc_path##*/}" ]] ||
