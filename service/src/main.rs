@@ -3,6 +3,7 @@
 
 mod config;
 mod platform;
+mod policy;
 mod region;
 mod service;
 #[cfg(not(target_os = "android"))]
@@ -18,8 +19,9 @@ use clap::Parser;
 use log::{error, info};
 
 use config::Config;
+use policy::Policy;
 use region::SharedRegion;
-use service::EneaBufferService;
+use service::{CallStats, EneaBufferService};
 use stop_signals::StopSignals;
 
 const PROGRAM: &str = "vendor.enea.buffer-service";
@@ -71,14 +73,22 @@ fn run(config: &Config, stop: StopSignals) -> Result<(), String> {
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the tokio runtime: {e}"))?;
+    let policy = Policy::new(
+        &config.access_rules()?,
+        config::effective_uid(),
+        platform::DEFAULT_RIGHT,
+    );
     let region = SharedRegion::create("vendor.enea.buffer", config.size)
         .map(Arc::new)
         .map_err(|e| format!("cannot allocate the shared region: {e}"))?;
+    let stats = Arc::new(CallStats::default());
     let binder = platform::new_binder(
-        EneaBufferService::new(region.clone()),
+        EneaBufferService::new(region.clone(), policy.clone(), stats.clone()),
         runtime.handle().clone(),
     );
-    let serving = platform::start_serving(config, binder).map_err(|e| e.to_string())?;
+    let serving =
+        platform::start_serving(config, binder, stats.clone()).map_err(|e| e.to_string())?;
+    info!("access: {}", policy.describe());
     info!(
         "serving {} ({} bytes, fd {}, base={:#x})",
         serving.description,
@@ -89,8 +99,10 @@ fn run(config: &Config, stop: StopSignals) -> Result<(), String> {
 
     runtime.block_on(async {
         let logger = tokio::spawn(log_word0(region.clone(), config.log_period));
+        let summaries = tokio::spawn(service::log_summaries(stats, config.summary_period));
         info!("{} received", stop.wait().await);
         logger.abort();
+        summaries.abort();
     });
     info!("stopping: no new clients, finishing calls in flight");
     serving.stop();

@@ -10,7 +10,7 @@ use std::process::{Command, Output};
 use enea_buffer_tests::daemon::fresh_dir;
 use enea_buffer_tests::probe::run_bounded;
 use enea_buffer_tests::{
-    bins, eneabuf, eventually, fd_count, require_root, Daemon, Mode, OTHER_UID,
+    bins, eneabuf, eventually, fd_count, require_root, Daemon, DaemonOptions, OTHER_UID,
 };
 
 fn text(bytes: &[u8]) -> String {
@@ -47,17 +47,14 @@ fn eneabuf_get_at(path: &std::path::Path) -> Output {
     run_bounded(cmd)
 }
 
-fn assert_socket_mode() {
-    assert_eq!(
-        Mode::current(),
-        Mode::Socket,
-        "these tests exercise the socket transport"
-    );
+/// A socket-transport daemon, whatever `ENEA_TEST_TRANSPORT` says: these
+/// tests are about the socket, and run in the VM rig too.
+fn start() -> Daemon {
+    Daemon::start_with(DaemonOptions::socket())
 }
 
 #[test]
 fn bad_arguments_are_refused_with_one_clear_line() {
-    assert_socket_mode();
     let dir = fresh_dir();
     let sock = dir.join("s.sock");
     let sock = sock.to_str().unwrap();
@@ -98,7 +95,6 @@ fn bad_arguments_are_refused_with_one_clear_line() {
 
 #[test]
 fn missing_socket_directory_is_named() {
-    assert_socket_mode();
     let out = run_bounded(daemon_command(&[
         "--socket",
         "/nonexistent-enea-dir/x.sock",
@@ -112,7 +108,6 @@ fn missing_socket_directory_is_named() {
 
 #[test]
 fn unwritable_socket_directory_is_named() {
-    assert_socket_mode();
     require_root("the daemon must run as a uid that cannot write a root-owned directory");
     let dir = fresh_dir();
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -128,8 +123,7 @@ fn unwritable_socket_directory_is_named() {
 
 #[test]
 fn a_second_daemon_cannot_take_a_live_socket() {
-    assert_socket_mode();
-    let first = Daemon::start();
+    let first = start();
     let out = run_bounded(daemon_command(&[
         "--socket",
         first.socket.to_str().unwrap(),
@@ -150,8 +144,7 @@ fn a_second_daemon_cannot_take_a_live_socket() {
 
 #[test]
 fn a_killed_daemons_stale_socket_is_replaced() {
-    assert_socket_mode();
-    let first = Daemon::start();
+    let first = start();
     let dir = first.dir.clone();
     let status = first.stop_with(rustix::process::Signal::KILL);
     assert!(!status.success());
@@ -159,9 +152,9 @@ fn a_killed_daemons_stale_socket_is_replaced() {
         dir.join("buffer.sock").exists(),
         "SIGKILL cannot remove the socket"
     );
-    let second = Daemon::start_with(enea_buffer_tests::DaemonOptions {
+    let second = Daemon::start_with(DaemonOptions {
         dir: Some(dir),
-        ..Default::default()
+        ..DaemonOptions::socket()
     });
     let get = eneabuf(&second, &["get"]);
     assert_eq!(
@@ -174,9 +167,8 @@ fn a_killed_daemons_stale_socket_is_replaced() {
 
 #[test]
 fn sigterm_and_sigint_stop_gracefully_and_remove_the_socket() {
-    assert_socket_mode();
     for signal in [rustix::process::Signal::TERM, rustix::process::Signal::INT] {
-        let daemon = Daemon::start();
+        let daemon = start();
         let socket = daemon.socket.clone();
         let status = daemon.stop_with(signal);
         assert_eq!(status.code(), Some(0), "{signal:?}");
@@ -190,7 +182,6 @@ fn sigterm_and_sigint_stop_gracefully_and_remove_the_socket() {
 
 #[test]
 fn no_daemon_is_a_clear_client_error() {
-    assert_socket_mode();
     let dir = fresh_dir();
     let missing = dir.join("none.sock");
     let out = eneabuf_get_at(&missing);
@@ -221,7 +212,6 @@ fn no_daemon_is_a_clear_client_error() {
 
 #[test]
 fn a_server_without_fd_passing_is_reported_as_such() {
-    assert_socket_mode();
     let dir = fresh_dir();
     let path = dir.join("nofd.sock");
     // A real rsbinder RPC server that never enables fd passing.
@@ -243,8 +233,7 @@ fn a_server_without_fd_passing_is_reported_as_such() {
 /// daemon nor keep others from being served; closing them leaks nothing.
 #[test]
 fn hostile_connections_do_not_disturb_other_clients() {
-    assert_socket_mode();
-    let daemon = Daemon::start();
+    let daemon = start();
     let pid = daemon.pid();
     assert!(eneabuf(&daemon, &["get"]).status.success());
     let baseline = fd_count(pid);

@@ -177,9 +177,11 @@ fn open_socket(options: &ConnectOptions) -> Result<Opened> {
         endpoint: endpoint.clone(),
         reason,
     };
-    if !path.exists() {
+    let Ok(meta) = std::fs::metadata(path) else {
         return Err(no_daemon(format!("no socket at {}", path.display())));
-    }
+    };
+    check_owner(path, std::os::unix::fs::MetadataExt::uid(&meta))?;
+    wait_for_kernel_rng(options.timeout)?;
     let uri =
         Uri::new(Endpoint::unix(path)).with_wire(WireProfile::Android13Plus(WireVersion::MAX));
     let client = Client::open_with(uri, |o, _| {
@@ -222,6 +224,71 @@ fn open_socket(options: &ConnectOptions) -> Result<Opened> {
         endpoint,
         transport: TransportKind::UnixSocket,
     })
+}
+
+/// Only a socket of root's or this user's is trusted to be the daemon's: any
+/// other user could have created it (e.g. in a shared directory, before the
+/// daemon started) and would then receive the client's calls.
+fn check_owner(path: &Path, owner: u32) -> Result<()> {
+    let me = effective_uid();
+    if owner == 0 || Some(owner) == me {
+        return Ok(());
+    }
+    Err(Error::UntrustedSocket {
+        path: path.display().to_string(),
+        owner,
+        me: me.unwrap_or(u32::MAX),
+    })
+}
+
+/// Waits (at most `timeout`) until the kernel's CSPRNG is seeded.
+///
+/// rsbinder draws the RPC session id from `getrandom`, which in a statically
+/// linked build falls back to `poll`ing `/dev/random` with no timeout: with
+/// an unseeded kernel RNG (early boot, a VM without RDRAND or virtio-rng)
+/// the connect would hang past every timeout. A blocking read of
+/// `/dev/random` makes the kernel gather entropy itself (Linux >= 5.4), so
+/// it is done here, on a helper thread, within the caller's timeout.
+fn wait_for_kernel_rng(timeout: std::time::Duration) -> Result<()> {
+    use rustix::fs::{Mode, OFlags};
+    let read_one = |flags: OFlags| {
+        rustix::fs::open(
+            "/dev/random",
+            flags | OFlags::RDONLY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .and_then(|fd| rustix::io::read(&fd, &mut [0u8; 1]))
+    };
+    if read_one(OFlags::NONBLOCK) != Err(rustix::io::Errno::AGAIN) {
+        // Seeded, or no /dev/random to ask: nothing to wait for here.
+        return Ok(());
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    let waiter = std::thread::Builder::new()
+        .name("rng-seed".into())
+        .spawn(move || {
+            let _ = tx.send(read_one(OFlags::empty()));
+        });
+    match waiter {
+        Ok(_) => match rx.recv_timeout(timeout) {
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => Err(Error::RngNotSeeded(timeout)),
+            _ => Ok(()),
+        },
+        Err(_) => Ok(()),
+    }
+}
+
+/// This process's effective uid, from `/proc/self/status` (the client
+/// library's rustix has no `process` feature: AOSP's build lacks it).
+fn effective_uid() -> Option<u32> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
 }
 
 /// Whether the server answers a look-up, whatever the answer, on a
