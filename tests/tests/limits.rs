@@ -25,7 +25,7 @@ fn status_field(pid: u32, name: &str) -> u64 {
     status
         .lines()
         .find_map(|l| l.strip_prefix(name))
-        .and_then(|v| v.trim().split_whitespace().next()?.parse().ok())
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
         .unwrap_or_else(|| panic!("no {name} in /proc/{pid}/status"))
 }
 
