@@ -256,3 +256,213 @@ fn hostile_connections_do_not_disturb_other_clients() {
     });
     assert!(eneabuf(&daemon, &["get"]).status.success());
 }
+
+/// The socket is mode 0660 and belongs to `--socket-group`; its directory
+/// keeps its mode.
+#[test]
+fn socket_is_private_to_its_owner_and_group() {
+    use std::os::unix::fs::MetadataExt;
+    let daemon = start();
+    let meta = std::fs::metadata(&daemon.socket).unwrap();
+    assert_eq!(meta.mode() & 0o7777, 0o660, "socket mode {:o}", meta.mode());
+    assert_eq!(meta.gid(), OTHER_UID, "the harness's --socket-group");
+    assert_eq!(meta.uid(), 0);
+}
+
+/// A directory another user could replace the socket in is refused; a
+/// sticky world-writable one (like /tmp) is accepted.
+#[test]
+fn unsafe_socket_directories_are_refused() {
+    require_root("the directory must belong to another user");
+    let dir = fresh_dir();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let out = run_bounded(daemon_command(&[
+        "--socket",
+        dir.join("x.sock").to_str().unwrap(),
+    ]));
+    assert_refused(
+        &out,
+        1,
+        &format!(
+            "socket directory {} is writable by other users (mode 0777) and has no sticky bit: \
+             another user could replace the socket",
+            dir.display()
+        ),
+    );
+    assert!(
+        !dir.join("x.sock.lock").exists(),
+        "the refused start wrote into the directory"
+    );
+
+    let theirs = fresh_dir();
+    std::os::unix::fs::chown(&theirs, Some(OTHER_UID), Some(OTHER_UID)).unwrap();
+    let out = run_bounded(daemon_command(&[
+        "--socket",
+        theirs.join("x.sock").to_str().unwrap(),
+    ]));
+    assert_refused(
+        &out,
+        1,
+        &format!(
+            "socket directory {} is owned by uid {OTHER_UID}, neither root nor the daemon's uid 0",
+            theirs.display()
+        ),
+    );
+
+    let sticky = fresh_dir();
+    std::fs::set_permissions(&sticky, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let daemon = Daemon::start_with(DaemonOptions {
+        dir: Some(sticky),
+        ..DaemonOptions::socket()
+    });
+    assert_eq!(
+        text(&eneabuf(&daemon, &["get"]).stdout).trim(),
+        "0xdeadcafe"
+    );
+}
+
+/// The client will not talk to a socket another user owns: that user may
+/// have created it to pose as the daemon.
+#[test]
+fn the_client_refuses_a_socket_another_user_owns() {
+    require_root("the socket must belong to another user");
+    let dir = fresh_dir();
+    let path = dir.join("impostor.sock");
+    let _listener = UnixListener::bind(&path).unwrap();
+    std::os::unix::fs::chown(&path, Some(OTHER_UID), None).unwrap();
+    let out = eneabuf_get_at(&path);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stderr).trim(),
+        format!(
+            "eneabuf: refusing the socket {}: it is owned by uid {OTHER_UID}, neither root nor \
+             this user (uid 0); another user may be posing as the daemon",
+            path.display()
+        )
+    );
+}
+
+/// Without --socket, a daemon that is not root serves
+/// $XDG_RUNTIME_DIR/vendor.enea.buffer.sock, and a client of that user
+/// finds it there by default.
+#[test]
+fn a_user_daemon_and_client_meet_in_xdg_runtime_dir_by_default() {
+    require_root("the daemon and client run as another user");
+    let runtime = fresh_dir();
+    std::os::unix::fs::chown(&runtime, Some(OTHER_UID), Some(OTHER_UID)).unwrap();
+    std::fs::set_permissions(&runtime, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let mut cmd = Command::new(bins::path(bins::DAEMON));
+    cmd.args(["--transport", "socket", "--log-period", "0"])
+        .env("XDG_RUNTIME_DIR", &runtime)
+        .env_remove("ENEA_BUFFER_SOCKET")
+        .uid(OTHER_UID)
+        .gid(OTHER_UID)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let mut child = cmd.spawn().unwrap();
+    let socket = runtime.join("vendor.enea.buffer.sock");
+    eventually("the daemon's socket appears", || socket.exists());
+    let mut client = Command::new(bins::path(bins::ENEABUF));
+    client
+        .args(["--transport", "socket", "get"])
+        .env("XDG_RUNTIME_DIR", &runtime)
+        .env_remove("ENEA_BUFFER_SOCKET")
+        .uid(OTHER_UID)
+        .gid(OTHER_UID);
+    let out = run_bounded(client);
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout).trim(), "0xdeadcafe");
+}
+
+/// Out of fds after its own dup, the daemon answers ERROR_NO_RESOURCES (as
+/// the AIDL documents) and logs it, instead of a bare transaction failure.
+#[test]
+fn no_fd_for_the_reply_is_error_no_resources() {
+    use rustix::process::{prlimit, Pid, Resource, Rlimit};
+    let daemon = start();
+    let pid = Pid::from_raw(daemon.pid() as i32).unwrap();
+    assert!(eneabuf(&daemon, &["get"]).status.success());
+    eventually("the first client's connection is gone", || {
+        fd_count(daemon.pid()) <= 16
+    });
+    // Leave exactly two free fd numbers: one for the connection, one for
+    // the handshake deadline's dup (freed after), so the reply's dup is
+    // the one that fails.
+    let open: std::collections::BTreeSet<u32> =
+        std::fs::read_dir(format!("/proc/{}/fd", daemon.pid()))
+            .unwrap()
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+            .collect();
+    let mut free = 0;
+    let mut limit = 0u32;
+    while free < 2 {
+        if !open.contains(&limit) {
+            free += 1;
+        }
+        limit += 1;
+    }
+    let old = prlimit(
+        Some(pid),
+        Resource::Nofile,
+        Rlimit {
+            current: Some(limit as u64),
+            // The daemon inherited ours.
+            maximum: rustix::process::getrlimit(Resource::Nofile).maximum,
+        },
+    )
+    .unwrap();
+    let out = eneabuf(&daemon, &["get"]);
+    prlimit(Some(pid), Resource::Nofile, old).unwrap();
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("getReadOnlyBuffer failed: ServiceSpecific")
+            && stderr.contains("cannot duplicate the region fd for the reply"),
+        "{stderr}"
+    );
+    let logged = daemon.wait_log(
+        |l| l.contains("WARN") && l.contains("getReadOnlyBuffer: cannot duplicate the region fd"),
+        enea_buffer_tests::WAIT,
+    );
+    assert!(logged.is_some(), "{}", daemon.log_text());
+    // With fds again, the same daemon serves.
+    assert_eq!(
+        text(&eneabuf(&daemon, &["get"]).stdout).trim(),
+        "0xdeadcafe"
+    );
+}
+
+/// Per-call lines are debug; at info, a uid's first call of each method and
+/// then one summary per period, however many calls.
+#[test]
+fn calls_are_summarised_not_logged_one_by_one() {
+    let daemon = Daemon::start_with(DaemonOptions {
+        args: vec!["--summary-period".into(), "300ms".into()],
+        ..DaemonOptions::socket()
+    });
+    for _ in 0..20 {
+        assert!(eneabuf(&daemon, &["get"]).status.success());
+    }
+    // The periods' summaries add up to the calls made.
+    let summed = |method: &str| -> u32 {
+        daemon
+            .log_text()
+            .lines()
+            .filter_map(|l| l.split("calls in the last 300ms: uid 0: ").nth(1))
+            .flat_map(|counts| counts.split(';').next().unwrap_or("").split(", "))
+            .filter_map(|c| c.strip_suffix(method)?.trim().parse::<u32>().ok())
+            .sum()
+    };
+    eventually("the summaries count all 40 calls", || {
+        summed(" getReadOnlyBuffer") == 20 && summed(" getBufferSize") == 20
+    });
+    let log = daemon.log_text();
+    let per_call = log.lines().filter(|l| l.contains(" from uid=0 ")).count();
+    assert_eq!(
+        per_call, 2,
+        "one line per method at info, not per call:\n{log}"
+    );
+}
