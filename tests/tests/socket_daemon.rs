@@ -466,3 +466,33 @@ fn calls_are_summarised_not_logged_one_by_one() {
         "one line per method at info, not per call:\n{log}"
     );
 }
+
+/// The RPC root object is IEneaBuffer itself, as AOSP's
+/// RpcServer::setRootObject serves it (what libbinder's
+/// RpcSession::getRootObject() asks for); the instance name is still
+/// checked through the root's extension, a name directory.
+#[test]
+fn the_rpc_root_object_is_the_service() {
+    use rsbinder::entry::uri::{WireProfile, WireVersion};
+    use vendor_enea_buffer::aidl::vendor::enea::buffer::IEneaBuffer::IEneaBuffer;
+    let daemon = start();
+    let uri = rsbinder::Uri::new(rsbinder::Endpoint::unix(&daemon.socket))
+        .with_wire(WireProfile::Android13Plus(WireVersion::MAX));
+    let client = rsbinder::Client::open_with(uri, |o, _| {
+        o.fd_mode = Some(rsbinder::rpc::FileDescriptorTransportMode::Unix);
+    })
+    .unwrap();
+    let root = client.session().unwrap().get_root().unwrap();
+    let service = rsbinder::Strong::<dyn IEneaBuffer>::try_from(root).unwrap();
+    assert_eq!(service.r#getBufferSize().unwrap(), 10240);
+    let fd: std::os::fd::OwnedFd = service.r#getReadOnlyBuffer().unwrap().into();
+    assert_eq!(rustix::fs::fstat(&fd).unwrap().st_size, 10240);
+
+    let wrong = eneabuf(&daemon, &["--instance", "other", "get"]);
+    assert_eq!(wrong.status.code(), Some(1));
+    assert!(
+        text(&wrong.stderr).contains("does not serve vendor.enea.buffer.IEneaBuffer/other"),
+        "{}",
+        text(&wrong.stderr)
+    );
+}

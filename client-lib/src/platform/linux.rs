@@ -202,7 +202,7 @@ fn open_socket(options: &ConnectOptions) -> Result<Opened> {
         return Err(Error::FdPassingRefused(endpoint));
     }
     let name = options.service_name();
-    let service = match client.try_get::<dyn IEneaBuffer>(&name) {
+    let service = match find_on_session(&client, &name) {
         Ok(Some(service)) => service,
         Ok(None) => return Err(no_daemon(format!("the daemon there does not serve {name}"))),
         // The android-13+ wire refuses an fd mode by closing the connection.
@@ -224,6 +224,66 @@ fn open_socket(options: &ConnectOptions) -> Result<Opened> {
         endpoint,
         transport: TransportKind::UnixSocket,
     })
+}
+
+/// rsbinder's RPC name directory protocol (its `rpc/server.rs`).
+const DIRECTORY_DESCRIPTOR: &str = "rsbinder.rpc.IServiceDirectory";
+
+/// The service on an RPC connection: the root object when it is an
+/// IEneaBuffer (as AOSP's `RpcServer::setRootObject` serves it; our daemon
+/// hangs a name directory off it as its extension, which confirms the
+/// instance name), else the named service in the directory that an older
+/// daemon (or a plain rsbinder server) serves as its root.
+fn find_on_session(
+    client: &Client,
+    name: &str,
+) -> std::result::Result<Option<Strong<dyn IEneaBuffer>>, StatusCode> {
+    use rsbinder::rpc::RpcProxy;
+    let Some(session) = client.session() else {
+        return client.try_get::<dyn IEneaBuffer>(name);
+    };
+    let root = session.get_root()?;
+    let proxy = root
+        .as_any()
+        .downcast_ref::<RpcProxy>()
+        .ok_or(StatusCode::BadType)?;
+    let call = |proxy: &RpcProxy, code, data: &rsbinder::Parcel| {
+        proxy
+            .transact(code, data, 0)?
+            .ok_or(StatusCode::UnexpectedNull)
+    };
+    let mut reply = call(
+        proxy,
+        rsbinder::INTERFACE_TRANSACTION,
+        &proxy.build_request("")?,
+    )?;
+    let descriptor: String = reply.read()?;
+    if descriptor != DESCRIPTOR {
+        return client.try_get::<dyn IEneaBuffer>(name);
+    }
+    let mut reply = call(
+        proxy,
+        rsbinder::EXTENSION_TRANSACTION,
+        &proxy.build_request(DESCRIPTOR)?,
+    )?;
+    let extension: Option<rsbinder::SIBinder> = reply.read()?;
+    if let Some(directory) = extension {
+        let dir = directory
+            .as_any()
+            .downcast_ref::<RpcProxy>()
+            .ok_or(StatusCode::BadType)?;
+        let mut data = dir.build_request(DIRECTORY_DESCRIPTOR)?;
+        data.write(&name)?;
+        // An unknown name comes back as the transaction's own status.
+        let status = call(dir, rsbinder::FIRST_CALL_TRANSACTION, &data)
+            .and_then(|mut reply| reply.read::<Status>().map(StatusCode::from));
+        match status {
+            Ok(StatusCode::Ok) => {}
+            Ok(StatusCode::NameNotFound) | Err(StatusCode::NameNotFound) => return Ok(None),
+            Ok(e) | Err(e) => return Err(e),
+        }
+    }
+    Strong::<dyn IEneaBuffer>::try_from(root).map(Some)
 }
 
 /// Only a socket of root's or this user's is trusted to be the daemon's: any

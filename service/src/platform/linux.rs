@@ -248,7 +248,18 @@ fn serve_socket(
     let server = SocketServer::start(&socket, group, limits, stats, |rpc| {
         rpc.set_android13plus(WireVersion::MAX.get());
         rpc.set_supported_fd_modes(&[FileDescriptorTransportMode::Unix]);
-        rpc.add_service(&name, binder.as_binder())
+        // The service itself is the root object, as AOSP's
+        // RpcServer::setRootObject makes it, so a libbinder client's
+        // RpcSession::getRootObject() gets IEneaBuffer. The name look-up
+        // rsbinder's own directory root offered moves to the root's
+        // extension (getExtension()), answering the same protocol.
+        let root = binder.as_binder();
+        let directory = rsbinder::Binder::new(NameDirectory {
+            name: name.clone(),
+            service: root.clone(),
+        });
+        root.set_extension(&directory.as_binder())
+            .and_then(|()| rpc.set_root(root.clone()))
             .map_err(|s| SocketError::Sys(format!("cannot publish {name}: {s:?}")))
     })?;
     let limits = linux_socket::describe(&limits);
@@ -256,6 +267,45 @@ fn serve_socket(
         description: format!("unix://{} as {name} ({limits})", socket.display()),
         running: Running::Socket(server, lock),
     })
+}
+
+/// The descriptor of rsbinder's RPC service directory, whose protocol the
+/// root's extension answers (rsbinder `rpc/server.rs`).
+pub const DIRECTORY_DESCRIPTOR: &str = "rsbinder.rpc.IServiceDirectory";
+
+/// Answers name look-ups (`getService(name)`: FIRST_CALL_TRANSACTION, a
+/// string in, a status and the binder out) for the one name served.
+struct NameDirectory {
+    name: String,
+    service: rsbinder::SIBinder,
+}
+
+impl rsbinder::Remotable for NameDirectory {
+    fn descriptor() -> &'static str {
+        DIRECTORY_DESCRIPTOR
+    }
+
+    fn on_transact(
+        &self,
+        code: rsbinder::TransactionCode,
+        reader: &mut rsbinder::Parcel,
+        reply: &mut rsbinder::Parcel,
+    ) -> rsbinder::Result<()> {
+        if code != rsbinder::FIRST_CALL_TRANSACTION {
+            return Err(rsbinder::StatusCode::UnknownTransaction);
+        }
+        let name: String = reader.read()?;
+        if name == self.name {
+            reply.write(&Status::from(rsbinder::StatusCode::Ok))?;
+            reply.write(&self.service)
+        } else {
+            reply.write(&Status::from(rsbinder::StatusCode::NameNotFound))
+        }
+    }
+
+    fn on_dump(&self, _w: &mut dyn std::io::Write, _a: &[String]) -> rsbinder::Result<()> {
+        Ok(())
+    }
 }
 
 /// Waits until the kernel's CSPRNG is seeded, before the socket exists.
