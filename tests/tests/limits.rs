@@ -206,16 +206,21 @@ fn per_uid_and_overall_caps_hold() {
 }
 
 /// SIGTERM ends the daemon within a second whatever connections are open:
-/// silent ones, idle ones and a client holding a mapping.
+/// idle ones, a client holding a mapping, and silent ones just connected,
+/// which no deadline would end for another second (the daemon shuts every
+/// connection down instead of waiting for them).
 #[test]
 fn sigterm_completes_within_a_second_under_open_connections() {
     require_root("the attackers run as other uids");
     let daemon = Daemon::start_with(DaemonOptions::socket());
-    let _silent = Flood::start(&daemon, OTHER_UID, &["--silent", "20", "--idle", "10"]);
+    let _idle = Flood::start(&daemon, RW_UID, &["--idle", "10"]);
     let _held = enea_buffer_tests::Probe::hold(&daemon, false, None);
+    let _silent = Flood::start(&daemon, OTHER_UID, &["--silent", "20"]);
     let started = Instant::now();
     let status = daemon.terminate();
     let took = started.elapsed();
     assert_eq!(status.code(), Some(0));
-    assert!(took < Duration::from_secs(1), "SIGTERM took {took:?}");
+    // Well inside the 1 s the issue asks for, and inside the handshake
+    // deadline the silent connections would otherwise be waited for.
+    assert!(took < Duration::from_millis(600), "SIGTERM took {took:?}");
 }
