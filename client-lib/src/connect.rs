@@ -10,11 +10,28 @@ use crate::platform::{self, IEneaBuffer, Keepalive, Status, Strong};
 
 /// Interface descriptor of the service.
 pub const DESCRIPTOR: &str = "vendor.enea.buffer.IEneaBuffer";
-/// The daemon's default socket (same default and variable as the daemon).
-pub const DEFAULT_SOCKET: &str = "/tmp/vendor.enea.buffer.sock";
-/// Environment variable that overrides [`DEFAULT_SOCKET`] for both sides
+/// The system daemon's socket: where a daemon running as root listens.
+pub const DEFAULT_SOCKET: &str = "/run/vendor.enea.buffer/socket";
+/// A per-user daemon's socket name under `$XDG_RUNTIME_DIR` (where a daemon
+/// not running as root listens).
+pub const USER_SOCKET_NAME: &str = "vendor.enea.buffer.sock";
+/// Environment variable that overrides the default socket for both sides
 /// (an empty value counts as unset).
 pub const SOCKET_ENV: &str = "ENEA_BUFFER_SOCKET";
+
+/// The socket a client uses when none is given: [`SOCKET_ENV`] if set,
+/// else a per-user daemon's `$XDG_RUNTIME_DIR/`[`USER_SOCKET_NAME`] if that
+/// exists, else the system daemon's [`DEFAULT_SOCKET`].
+pub fn default_socket() -> PathBuf {
+    if let Some(path) = std::env::var_os(SOCKET_ENV).filter(|v| !v.is_empty()) {
+        return PathBuf::from(path);
+    }
+    std::env::var_os("XDG_RUNTIME_DIR")
+        .filter(|v| !v.is_empty())
+        .map(|dir| PathBuf::from(dir).join(USER_SOCKET_NAME))
+        .filter(|p| p.exists())
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_SOCKET))
+}
 /// Largest region a client agrees to map (the daemon's own limit).
 pub const MAX_SIZE: usize = 1 << 30;
 
@@ -85,10 +102,7 @@ impl Default for ConnectOptions {
     fn default() -> Self {
         Self {
             transport: Transport::Auto,
-            socket: std::env::var_os(SOCKET_ENV)
-                .filter(|v| !v.is_empty())
-                .map(PathBuf::from)
-                .unwrap_or_else(|| PathBuf::from(DEFAULT_SOCKET)),
+            socket: default_socket(),
             binder_device: None,
             instance: "default".into(),
             timeout: Duration::from_secs(10),
@@ -151,7 +165,7 @@ impl Connection {
         self.size
     }
 
-    /// Where the service was found (e.g. `unix:///tmp/vendor.enea.buffer.sock`).
+    /// Where the service was found (e.g. `unix:///run/vendor.enea.buffer/socket`).
     pub fn endpoint(&self) -> &str {
         &self.endpoint
     }

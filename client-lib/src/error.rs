@@ -67,6 +67,21 @@ pub enum Error {
     /// The transport cannot carry the binder dump transaction.
     #[error("{0} cannot carry the dump transaction: {1}")]
     DumpUnsupported(String, &'static str),
+    /// The socket is owned by neither root nor this user: another user may
+    /// have created it to pose as the daemon.
+    #[error("refusing the socket {path}: it is owned by uid {owner}, neither root nor this user (uid {me}); another user may be posing as the daemon")]
+    UntrustedSocket {
+        /// The socket.
+        path: String,
+        /// Its owner.
+        owner: u32,
+        /// This process's effective uid.
+        me: u32,
+    },
+    /// The kernel's random number generator is not seeded, and an RPC
+    /// session id cannot be drawn without it.
+    #[error("the kernel's random number generator is still not seeded after {0:?}; an RPC session needs it (early boot, or a VM without RDRAND or virtio-rng?)")]
+    RngNotSeeded(std::time::Duration),
 }
 
 /// The library's result type.

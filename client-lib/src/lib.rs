@@ -18,8 +18,8 @@ mod mapping;
 mod platform;
 
 pub use connect::{
-    declared_instances, ConnectOptions, Connection, DeathWatch, Transport, TransportKind,
-    DEFAULT_SOCKET, DESCRIPTOR, MAX_SIZE, SOCKET_ENV,
+    declared_instances, default_socket, ConnectOptions, Connection, DeathWatch, Transport,
+    TransportKind, DEFAULT_SOCKET, DESCRIPTOR, MAX_SIZE, SOCKET_ENV, USER_SOCKET_NAME,
 };
 pub use error::{Error, Result};
 pub use mapping::{FileIdentity, MapOptions, ReadOnlyBuffer, SharedBuffer};

@@ -8,9 +8,12 @@ use clap::{Parser, ValueEnum};
 
 /// Interface descriptor, as generated from the AIDL.
 pub const DESCRIPTOR: &str = "vendor.enea.buffer.IEneaBuffer";
-/// Where the daemon listens when it serves over a Unix socket and no
-/// `--socket` / [`SOCKET_ENV`] says otherwise.
-pub const DEFAULT_SOCKET: &str = "/tmp/vendor.enea.buffer.sock";
+/// Where a daemon running as root listens when it serves over a Unix socket
+/// and no `--socket` / [`SOCKET_ENV`] says otherwise; the directory is the
+/// daemon's own (created 0755, owned by its uid).
+pub const ROOT_SOCKET: &str = "/run/vendor.enea.buffer/socket";
+/// The socket's name under `$XDG_RUNTIME_DIR` for a daemon not running as root.
+pub const USER_SOCKET_NAME: &str = "vendor.enea.buffer.sock";
 /// Environment variable naming the socket when `--socket` is not given
 /// (read by hand: AOSP's libclap is built without clap's `env` feature).
 pub const SOCKET_ENV: &str = "ENEA_BUFFER_SOCKET";
@@ -37,9 +40,37 @@ pub struct Config {
     #[arg(long, value_enum, default_value_t = Transport::Auto)]
     pub transport: Transport,
 
-    /// Unix socket path for the socket transport [default: $ENEA_BUFFER_SOCKET, else /tmp/vendor.enea.buffer.sock].
+    /// Unix socket path for the socket transport [default: $ENEA_BUFFER_SOCKET, else /run/vendor.enea.buffer/socket as root, else $XDG_RUNTIME_DIR/vendor.enea.buffer.sock].
     #[arg(long, value_name = "PATH")]
     pub socket: Option<PathBuf>,
+
+    /// Group (name or number) that owns the socket; its members may connect (mode 0660) [default: the daemon's group].
+    #[arg(long, value_name = "GROUP")]
+    pub socket_group: Option<String>,
+
+    /// Access rule, repeatable: uid:<N>=<rw|ro|none>, gid:<N>=<rw|ro|none> or others=<rw|ro|none>; overrides the access file.
+    #[arg(long = "access", value_name = "RULE", value_parser = crate::policy::parse_rule)]
+    pub access: Vec<crate::policy::Rule>,
+
+    /// Access file: one rule per line, as --access takes them; `#` comments [default: /etc/vendor.enea.buffer/access.conf (Android: /vendor/etc/vendor.enea.buffer/access.conf) if it exists].
+    #[arg(long, value_name = "PATH")]
+    pub access_file: Option<PathBuf>,
+
+    /// Socket transport: close a connection that has sent no call for this long (e.g. 60s); 0 never does.
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_period)]
+    pub idle_timeout: Duration,
+
+    /// Socket transport: connections served at once, from all users.
+    #[arg(long, value_name = "N", default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub max_connections: u32,
+
+    /// Socket transport: connections served at once for one uid.
+    #[arg(long, value_name = "N", default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub max_connections_per_uid: u32,
+
+    /// How often to log a summary of the calls per uid at info level (per-call lines are debug); 0 turns it off.
+    #[arg(long, value_name = "DURATION", default_value = "1m", value_parser = parse_period)]
+    pub summary_period: Duration,
 
     /// Binder device for the kernel transport [default: /dev/binderfs/binder, then /dev/binder].
     #[arg(long, value_name = "PATH")]
@@ -75,19 +106,75 @@ impl Config {
     }
 
     /// The socket to serve on: `--socket`, else a non-empty
-    /// [`SOCKET_ENV`], else [`DEFAULT_SOCKET`].
+    /// [`SOCKET_ENV`], else [`ROOT_SOCKET`] for root, else
+    /// `$XDG_RUNTIME_DIR/`[`USER_SOCKET_NAME`].
     // Android serves through servicemanager only and never asks.
     #[cfg_attr(target_os = "android", allow(dead_code))]
-    pub fn socket_path(&self) -> PathBuf {
-        socket_path(self.socket.as_deref(), std::env::var_os(SOCKET_ENV))
+    pub fn socket_path(&self) -> Result<PathBuf, String> {
+        socket_path(
+            self.socket.as_deref(),
+            std::env::var_os(SOCKET_ENV),
+            effective_uid() == 0,
+            std::env::var_os("XDG_RUNTIME_DIR"),
+        )
+    }
+
+    /// The access rules: the access file's, then `--access`'s.
+    pub fn access_rules(&self) -> Result<Vec<crate::policy::Rule>, String> {
+        let mut rules = match &self.access_file {
+            Some(path) => crate::policy::load_file(path)?,
+            None => {
+                let default = std::path::Path::new(DEFAULT_ACCESS_FILE);
+                if default.exists() {
+                    crate::policy::load_file(default)?
+                } else {
+                    Vec::new()
+                }
+            }
+        };
+        rules.extend(self.access.iter().copied());
+        Ok(rules)
     }
 }
 
-/// `flag`, else a non-empty `env`, else [`DEFAULT_SOCKET`].
-fn socket_path(flag: Option<&std::path::Path>, env: Option<std::ffi::OsString>) -> PathBuf {
-    flag.map(PathBuf::from)
+/// This process's effective uid (rustix's `process` feature is not in
+/// AOSP's build of rustix, so libc it is).
+pub fn effective_uid() -> u32 {
+    // SAFETY: geteuid(2) has no preconditions and cannot fail.
+    unsafe { libc::geteuid() }
+}
+
+/// The access file read when `--access-file` is not given, if it exists.
+#[cfg(not(target_os = "android"))]
+pub const DEFAULT_ACCESS_FILE: &str = "/etc/vendor.enea.buffer/access.conf";
+/// The access file read when `--access-file` is not given, if it exists.
+#[cfg(target_os = "android")]
+pub const DEFAULT_ACCESS_FILE: &str = "/vendor/etc/vendor.enea.buffer/access.conf";
+
+/// `flag`, else a non-empty `env`, else the per-user default.
+#[cfg_attr(target_os = "android", allow(dead_code))]
+fn socket_path(
+    flag: Option<&std::path::Path>,
+    env: Option<std::ffi::OsString>,
+    root: bool,
+    runtime_dir: Option<std::ffi::OsString>,
+) -> Result<PathBuf, String> {
+    if let Some(path) = flag
+        .map(PathBuf::from)
         .or_else(|| env.filter(|v| !v.is_empty()).map(PathBuf::from))
-        .unwrap_or_else(|| PathBuf::from(DEFAULT_SOCKET))
+    {
+        return Ok(path);
+    }
+    if root {
+        return Ok(PathBuf::from(ROOT_SOCKET));
+    }
+    match runtime_dir.filter(|d| !d.is_empty()) {
+        Some(dir) => Ok(PathBuf::from(dir).join(USER_SOCKET_NAME)),
+        None => Err(format!(
+            "no socket path: not running as root and XDG_RUNTIME_DIR is not set; \
+             pass --socket or set {SOCKET_ENV}"
+        )),
+    }
 }
 
 /// Parses a byte count such as `10240`, `10K`, `10KiB` or `64MiB`.
@@ -186,13 +273,22 @@ mod tests {
     fn socket_comes_from_the_flag_then_the_environment_then_the_default() {
         let flag = std::path::Path::new("/run/flag.sock");
         let env = || Some(std::ffi::OsString::from("/run/env.sock"));
-        assert_eq!(socket_path(Some(flag), env()), flag);
-        assert_eq!(socket_path(None, env()), PathBuf::from("/run/env.sock"));
+        let xdg = || Some(std::ffi::OsString::from("/run/user/1000"));
+        assert_eq!(socket_path(Some(flag), env(), true, xdg()).unwrap(), flag);
         assert_eq!(
-            socket_path(None, Some("".into())),
-            PathBuf::from(DEFAULT_SOCKET)
+            socket_path(None, env(), false, None).unwrap(),
+            PathBuf::from("/run/env.sock")
         );
-        assert_eq!(socket_path(None, None), PathBuf::from(DEFAULT_SOCKET));
+        assert_eq!(
+            socket_path(None, Some("".into()), true, xdg()).unwrap(),
+            PathBuf::from(ROOT_SOCKET)
+        );
+        assert_eq!(
+            socket_path(None, None, false, xdg()).unwrap(),
+            PathBuf::from("/run/user/1000/vendor.enea.buffer.sock")
+        );
+        let e = socket_path(None, None, false, Some("".into())).unwrap_err();
+        assert!(e.contains("XDG_RUNTIME_DIR is not set"), "{e}");
     }
 
     #[test]

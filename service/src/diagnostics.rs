@@ -12,6 +12,11 @@ use std::time::{Duration, Instant};
 
 /// How many recent errors the dump keeps.
 const LAST_ERRORS: usize = 8;
+/// Distinct uids the dump counts apart; the rest are summed up, so no
+/// caller cycling through uids can grow the table.
+const MAX_UIDS: usize = 64;
+/// Where the uids beyond [`MAX_UIDS`] are counted.
+const OTHER_UIDS: u32 = u32::MAX;
 
 /// A service method, as counted per caller.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -88,18 +93,30 @@ impl Diagnostics {
         let _ = self.transport.set(description);
     }
 
-    /// Counts a call from `uid`; `fd` when the reply carried a region fd.
-    pub fn count(&self, uid: u32, call: Call, fd: bool) {
+    /// Applies `f` to the counts of `uid` (or of the other uids, past [`MAX_UIDS`]).
+    fn with_uid(&self, uid: u32, f: impl FnOnce(&mut PerUid)) {
         let mut map = self.per_uid.lock().unwrap_or_else(|e| e.into_inner());
-        let entry = map.entry(uid).or_default();
-        *entry.calls.entry(call).or_default() += 1;
-        entry.fds += u64::from(fd);
+        let key = if map.contains_key(&uid) || map.len() < MAX_UIDS {
+            uid
+        } else {
+            OTHER_UIDS
+        };
+        f(map.entry(key).or_default());
+    }
+
+    /// Counts a call from `uid` that was let through.
+    pub fn count(&self, uid: u32, call: Call) {
+        self.with_uid(uid, |c| *c.calls.entry(call).or_default() += 1);
+    }
+
+    /// Counts a region fd handed out to `uid`.
+    pub fn handed_out(&self, uid: u32) {
+        self.with_uid(uid, |c| c.fds += 1);
     }
 
     /// Counts a call from `uid` that was refused.
     pub fn refused(&self, uid: u32) {
-        let mut map = self.per_uid.lock().unwrap_or_else(|e| e.into_inner());
-        map.entry(uid).or_default().refused += 1;
+        self.with_uid(uid, |c| c.refused += 1);
     }
 
     /// Remembers an error for the dump (the newest few are kept).
@@ -136,6 +153,11 @@ impl Diagnostics {
             let _ = writeln!(out, "  (none)");
         }
         for (uid, c) in map.iter() {
+            let who = if *uid == OTHER_UIDS {
+                "other uids".to_owned()
+            } else {
+                format!("uid {uid}")
+            };
             let calls: Vec<String> = c
                 .calls
                 .iter()
@@ -143,7 +165,7 @@ impl Diagnostics {
                 .collect();
             let _ = writeln!(
                 out,
-                "  uid {uid}: calls [{}], fds handed out {}, refused {}",
+                "  {who}: calls [{}], fds handed out {}, refused {}",
                 calls.join(", "),
                 c.fds,
                 c.refused
@@ -213,10 +235,13 @@ mod tests {
     fn calls_fds_and_refusals_are_counted_per_uid() {
         let d = Diagnostics::new();
         d.set_transport("unix:///s".into());
-        d.count(2000, Call::GetBuffer, true);
-        d.count(2000, Call::GetBuffer, true);
-        d.count(2000, Call::GetBufferSize, false);
-        d.count(0, Call::GetReadOnlyBuffer, true);
+        d.count(2000, Call::GetBuffer);
+        d.handed_out(2000);
+        d.count(2000, Call::GetBuffer);
+        d.handed_out(2000);
+        d.count(2000, Call::GetBufferSize);
+        d.count(0, Call::GetReadOnlyBuffer);
+        d.handed_out(0);
         d.refused(2000);
         let text = d.render("svc/default", 1, "abc", &facts());
         assert!(text.contains("transport: unix:///s\n"), "{text}");
@@ -228,6 +253,20 @@ mod tests {
             text.contains(
                 "  uid 2000: calls [getBuffer 2, getBufferSize 1], fds handed out 2, refused 1\n"
             ),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn uids_past_the_cap_are_summed_up() {
+        let d = Diagnostics::new();
+        for uid in 0..MAX_UIDS as u32 + 10 {
+            d.count(uid, Call::GetBufferSize);
+        }
+        let text = d.render("svc/default", 1, "abc", &facts());
+        assert_eq!(text.matches("  uid ").count(), MAX_UIDS, "{text}");
+        assert!(
+            text.contains("  other uids: calls [getBufferSize 10], fds handed out 0, refused 0\n"),
             "{text}"
         );
     }

@@ -4,6 +4,7 @@
 mod config;
 mod diagnostics;
 mod platform;
+mod policy;
 mod region;
 #[cfg(not(target_os = "android"))]
 mod sd_notify;
@@ -22,8 +23,9 @@ use log::{error, info};
 
 use config::Config;
 use diagnostics::Diagnostics;
+use policy::Policy;
 use region::SharedRegion;
-use service::EneaBufferService;
+use service::{CallStats, EneaBufferService};
 use stop_signals::StopSignals;
 
 const PROGRAM: &str = "vendor.enea.buffer-service";
@@ -75,16 +77,28 @@ fn run(config: &Config, stop: StopSignals) -> Result<(), String> {
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the tokio runtime: {e}"))?;
+    let policy = Policy::new(
+        &config.access_rules()?,
+        config::effective_uid(),
+        platform::DEFAULT_RIGHT,
+    );
     let region = SharedRegion::create("vendor.enea.buffer", config.size)
         .map(Arc::new)
         .map_err(|e| format!("cannot allocate the shared region: {e}"))?;
+    let stats = Arc::new(CallStats::default());
     let diagnostics = Arc::new(Diagnostics::new());
-    let binder = platform::new_binder(
-        EneaBufferService::new(region.clone(), diagnostics.clone(), config.service_name()),
-        runtime.handle().clone(),
+    let service = EneaBufferService::new(
+        region.clone(),
+        policy.clone(),
+        stats.clone(),
+        diagnostics.clone(),
+        config.service_name(),
     );
-    let serving = platform::start_serving(config, binder).map_err(|e| e.to_string())?;
+    let binder = platform::new_binder(service, runtime.handle().clone());
+    let serving =
+        platform::start_serving(config, binder, stats.clone()).map_err(|e| e.to_string())?;
     diagnostics.set_transport(serving.description.clone());
+    info!("access: {}", policy.describe());
     info!(
         "serving {} ({} bytes, fd {}, base={:#x})",
         serving.description,
@@ -96,8 +110,10 @@ fn run(config: &Config, stop: StopSignals) -> Result<(), String> {
 
     runtime.block_on(async {
         let logger = tokio::spawn(log_word0(region.clone(), config.log_period));
+        let summaries = tokio::spawn(service::log_summaries(stats, config.summary_period));
         info!("{} received", stop.wait().await);
         logger.abort();
+        summaries.abort();
     });
     info!("stopping: no new clients, finishing calls in flight");
     platform::notify_stopping();
@@ -121,10 +137,4 @@ async fn log_word0(region: Arc<SharedRegion>, period: Duration) {
             region.word0().load(Ordering::SeqCst)
         );
     }
-}
-
-/// The daemon's effective uid.
-fn own_uid() -> u32 {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() }
 }

@@ -16,9 +16,23 @@
 //! `mmap(PROT_WRITE, MAP_SHARED)` and a later `mprotect(PROT_WRITE)`
 //! (EACCES: no VM_MAYWRITE), `write`/`pwrite` and `ftruncate` (EBADF /
 //! EINVAL), and `F_ADD_SEALS` (EPERM: memfd sealing needs a writable fd).
-//! The remaining route, re-opening `/proc/self/fd/N` for writing, checks
-//! the inode mode, so the file is chmod-ed to 0400 once both fds exist:
-//! only the daemon's own uid (or root) could reopen it, and only to read.
+//! The remaining route, re-opening `/proc/<pid>/fd/N` for writing, checks
+//! the inode's owner and mode, so the file is chmod-ed to 0400 once both
+//! fds exist.
+//!
+//! What that holds, and for whom:
+//! - A process of **another uid** (not root) cannot write through the
+//!   read-only fd by any of these routes: the reopen fails with EACCES and
+//!   `fchmod` with EPERM (it does not own the inode).
+//! - A process running as **the daemon's uid** owns the inode: it can
+//!   `fchmod` it back to 0600 and reopen `/proc/<pid>/fd/N` read-write.
+//!   **Root** (CAP_DAC_OVERRIDE) can reopen it directly. Nothing in the
+//!   file model stops either; so the read-only view is read-only against
+//!   other uids only.
+//! - On Android, SELinux is the real guard: a client domain gets only the
+//!   permissions policy grants on the daemon's tmpfs type (no `setattr`, no
+//!   `open` for write), whatever its uid. On a Linux host the daemon's
+//!   access policy decides who gets which fd at all (`policy.rs`).
 
 use std::ffi::c_void;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};

@@ -25,6 +25,20 @@ pub struct DaemonOptions {
     pub run_as: Option<u32>,
     /// Binder mode: start the lazy variant, as init.lazy.rc says.
     pub lazy: bool,
+    /// The transport, whatever `ENEA_TEST_TRANSPORT` says (socket-only tests).
+    pub mode: Option<Mode>,
+    /// Leave out the harness's access flags ([`crate::harness_access_args`]).
+    pub bare: bool,
+}
+
+impl DaemonOptions {
+    /// A socket-transport daemon, also inside the VM (whose tests run in binder mode).
+    pub fn socket() -> Self {
+        DaemonOptions {
+            mode: Some(Mode::Socket),
+            ..Default::default()
+        }
+    }
 }
 
 /// Lines the daemon wrote to stderr, shared with the reader thread.
@@ -68,7 +82,7 @@ impl Daemon {
 
     /// Starts a daemon and waits until its log says it serves.
     pub fn start_with(options: DaemonOptions) -> Daemon {
-        let mode = Mode::current();
+        let mode = options.mode.unwrap_or_else(Mode::current);
         let dir = options.dir.clone().unwrap_or_else(fresh_dir);
         let socket = dir.join("buffer.sock");
         let mut cmd = match mode {
@@ -76,8 +90,11 @@ impl Daemon {
                 let mut cmd = Command::new(bins::path(bins::DAEMON));
                 cmd.args(["--transport", "socket", "--log-period", "100ms"])
                     .arg("--socket")
-                    .arg(&socket)
-                    .args(&options.args);
+                    .arg(&socket);
+                if !options.bare {
+                    cmd.args(crate::harness_access_args());
+                }
+                cmd.args(&options.args);
                 if let Some(uid) = options.run_as {
                     cmd.uid(uid).gid(uid);
                 }

@@ -79,5 +79,25 @@ pub fn require_root(why: &str) {
 }
 
 /// An unprivileged uid/gid for "another user" clients (AID_SHELL), distinct
-/// from the daemon's (root on the host, `nobody` under init.rc).
+/// from the daemon's (root on the host, `nobody` under init.rc). The test
+/// daemons grant it `ro` (socket mode: harness flags; VM: the rig's access
+/// file) and give the socket to its group.
 pub const OTHER_UID: u32 = 2000;
+/// A uid the test daemons grant `rw` (clients run with group [`OTHER_UID`]
+/// to reach the socket).
+pub const RW_UID: u32 = 2001;
+/// A uid no rule names: `none` under the Linux default policy.
+pub const NONE_UID: u32 = 2002;
+
+/// The access flags of every harness daemon in socket mode; the VM rig
+/// writes the same rules into /etc/vendor.enea.buffer/access.conf.
+pub fn harness_access_args() -> Vec<String> {
+    vec![
+        "--socket-group".into(),
+        OTHER_UID.to_string(),
+        "--access".into(),
+        format!("uid:{OTHER_UID}=ro"),
+        "--access".into(),
+        format!("uid:{RW_UID}=rw"),
+    ]
+}

@@ -10,7 +10,7 @@ use std::process::{Command, Output};
 use enea_buffer_tests::daemon::fresh_dir;
 use enea_buffer_tests::probe::run_bounded;
 use enea_buffer_tests::{
-    bins, eneabuf, eventually, fd_count, require_root, Daemon, Mode, OTHER_UID,
+    bins, eneabuf, eventually, fd_count, require_root, Daemon, DaemonOptions, OTHER_UID,
 };
 
 fn text(bytes: &[u8]) -> String {
@@ -47,17 +47,14 @@ fn eneabuf_get_at(path: &std::path::Path) -> Output {
     run_bounded(cmd)
 }
 
-fn assert_socket_mode() {
-    assert_eq!(
-        Mode::current(),
-        Mode::Socket,
-        "these tests exercise the socket transport"
-    );
+/// A socket-transport daemon, whatever `ENEA_TEST_TRANSPORT` says: these
+/// tests are about the socket, and run in the VM rig too.
+fn start() -> Daemon {
+    Daemon::start_with(DaemonOptions::socket())
 }
 
 #[test]
 fn bad_arguments_are_refused_with_one_clear_line() {
-    assert_socket_mode();
     let dir = fresh_dir();
     let sock = dir.join("s.sock");
     let sock = sock.to_str().unwrap();
@@ -98,7 +95,6 @@ fn bad_arguments_are_refused_with_one_clear_line() {
 
 #[test]
 fn missing_socket_directory_is_named() {
-    assert_socket_mode();
     let out = run_bounded(daemon_command(&[
         "--socket",
         "/nonexistent-enea-dir/x.sock",
@@ -112,7 +108,6 @@ fn missing_socket_directory_is_named() {
 
 #[test]
 fn unwritable_socket_directory_is_named() {
-    assert_socket_mode();
     require_root("the daemon must run as a uid that cannot write a root-owned directory");
     let dir = fresh_dir();
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -128,8 +123,7 @@ fn unwritable_socket_directory_is_named() {
 
 #[test]
 fn a_second_daemon_cannot_take_a_live_socket() {
-    assert_socket_mode();
-    let first = Daemon::start();
+    let first = start();
     let out = run_bounded(daemon_command(&[
         "--socket",
         first.socket.to_str().unwrap(),
@@ -150,8 +144,7 @@ fn a_second_daemon_cannot_take_a_live_socket() {
 
 #[test]
 fn a_killed_daemons_stale_socket_is_replaced() {
-    assert_socket_mode();
-    let first = Daemon::start();
+    let first = start();
     let dir = first.dir.clone();
     let status = first.stop_with(rustix::process::Signal::KILL);
     assert!(!status.success());
@@ -159,9 +152,9 @@ fn a_killed_daemons_stale_socket_is_replaced() {
         dir.join("buffer.sock").exists(),
         "SIGKILL cannot remove the socket"
     );
-    let second = Daemon::start_with(enea_buffer_tests::DaemonOptions {
+    let second = Daemon::start_with(DaemonOptions {
         dir: Some(dir),
-        ..Default::default()
+        ..DaemonOptions::socket()
     });
     let get = eneabuf(&second, &["get"]);
     assert_eq!(
@@ -174,9 +167,8 @@ fn a_killed_daemons_stale_socket_is_replaced() {
 
 #[test]
 fn sigterm_and_sigint_stop_gracefully_and_remove_the_socket() {
-    assert_socket_mode();
     for signal in [rustix::process::Signal::TERM, rustix::process::Signal::INT] {
-        let daemon = Daemon::start();
+        let daemon = start();
         let socket = daemon.socket.clone();
         let status = daemon.stop_with(signal);
         assert_eq!(status.code(), Some(0), "{signal:?}");
@@ -190,7 +182,6 @@ fn sigterm_and_sigint_stop_gracefully_and_remove_the_socket() {
 
 #[test]
 fn no_daemon_is_a_clear_client_error() {
-    assert_socket_mode();
     let dir = fresh_dir();
     let missing = dir.join("none.sock");
     let out = eneabuf_get_at(&missing);
@@ -221,7 +212,6 @@ fn no_daemon_is_a_clear_client_error() {
 
 #[test]
 fn a_server_without_fd_passing_is_reported_as_such() {
-    assert_socket_mode();
     let dir = fresh_dir();
     let path = dir.join("nofd.sock");
     // A real rsbinder RPC server that never enables fd passing.
@@ -243,8 +233,7 @@ fn a_server_without_fd_passing_is_reported_as_such() {
 /// daemon nor keep others from being served; closing them leaks nothing.
 #[test]
 fn hostile_connections_do_not_disturb_other_clients() {
-    assert_socket_mode();
-    let daemon = Daemon::start();
+    let daemon = start();
     let pid = daemon.pid();
     assert!(eneabuf(&daemon, &["get"]).status.success());
     let baseline = fd_count(pid);
@@ -266,4 +255,294 @@ fn hostile_connections_do_not_disturb_other_clients() {
         fd_count(pid) <= baseline
     });
     assert!(eneabuf(&daemon, &["get"]).status.success());
+}
+
+/// The socket is mode 0660 and belongs to `--socket-group`; its directory
+/// keeps its mode.
+#[test]
+fn socket_is_private_to_its_owner_and_group() {
+    use std::os::unix::fs::MetadataExt;
+    let daemon = start();
+    let meta = std::fs::metadata(&daemon.socket).unwrap();
+    assert_eq!(meta.mode() & 0o7777, 0o660, "socket mode {:o}", meta.mode());
+    assert_eq!(meta.gid(), OTHER_UID, "the harness's --socket-group");
+    assert_eq!(meta.uid(), 0);
+}
+
+/// A directory another user could replace the socket in is refused; a
+/// sticky world-writable one (like /tmp) is accepted.
+#[test]
+fn unsafe_socket_directories_are_refused() {
+    require_root("the directory must belong to another user");
+    let dir = fresh_dir();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let out = run_bounded(daemon_command(&[
+        "--socket",
+        dir.join("x.sock").to_str().unwrap(),
+    ]));
+    assert_refused(
+        &out,
+        1,
+        &format!(
+            "socket directory {} is writable by other users (mode 0777) and has no sticky bit: \
+             another user could replace the socket",
+            dir.display()
+        ),
+    );
+    assert!(
+        !dir.join("x.sock.lock").exists(),
+        "the refused start wrote into the directory"
+    );
+
+    let theirs = fresh_dir();
+    std::os::unix::fs::chown(&theirs, Some(OTHER_UID), Some(OTHER_UID)).unwrap();
+    let out = run_bounded(daemon_command(&[
+        "--socket",
+        theirs.join("x.sock").to_str().unwrap(),
+    ]));
+    assert_refused(
+        &out,
+        1,
+        &format!(
+            "socket directory {} is owned by uid {OTHER_UID}, neither root nor the daemon's uid 0",
+            theirs.display()
+        ),
+    );
+
+    let sticky = fresh_dir();
+    std::fs::set_permissions(&sticky, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let daemon = Daemon::start_with(DaemonOptions {
+        dir: Some(sticky),
+        ..DaemonOptions::socket()
+    });
+    assert_eq!(
+        text(&eneabuf(&daemon, &["get"]).stdout).trim(),
+        "0xdeadcafe"
+    );
+}
+
+/// The client will not talk to a socket another user owns: that user may
+/// have created it to pose as the daemon.
+#[test]
+fn the_client_refuses_a_socket_another_user_owns() {
+    require_root("the socket must belong to another user");
+    let dir = fresh_dir();
+    let path = dir.join("impostor.sock");
+    let _listener = UnixListener::bind(&path).unwrap();
+    std::os::unix::fs::chown(&path, Some(OTHER_UID), None).unwrap();
+    let out = eneabuf_get_at(&path);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stderr).trim(),
+        format!(
+            "eneabuf: refusing the socket {}: it is owned by uid {OTHER_UID}, neither root nor \
+             this user (uid 0); another user may be posing as the daemon",
+            path.display()
+        )
+    );
+}
+
+/// A dedicated daemon account's socket is trusted where root handed it the
+/// directory (systemd's RuntimeDirectory=): a directory of that user's,
+/// writable only by it, inside one only root can write. The same socket in
+/// a directory others can write is refused.
+#[test]
+fn the_client_trusts_a_daemon_account_in_a_directory_root_gave_it() {
+    require_root("the daemon runs as another user");
+    let run = fresh_dir(); // root's, 0755: stands in for /run
+    let dir = run.join("vendor.enea.buffer");
+    std::fs::create_dir(&dir).unwrap();
+    std::os::unix::fs::chown(&dir, Some(OTHER_UID), Some(OTHER_UID)).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let socket = dir.join("socket");
+    let mut cmd = Command::new(bins::path(bins::DAEMON));
+    cmd.args(["--transport", "socket", "--log-period", "0", "--socket"])
+        .arg(&socket)
+        .uid(OTHER_UID)
+        .gid(OTHER_UID)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let mut daemon = cmd.spawn().expect("spawning the daemon");
+    enea_buffer_tests::eventually("the daemon's socket", || socket.exists());
+    let out = eneabuf_get_at(&socket);
+    let _ = daemon.kill();
+    let _ = daemon.wait();
+    assert_eq!(
+        (out.status.code(), text(&out.stdout).trim().to_owned()),
+        (Some(0), "0xdeadcafe".to_owned()),
+        "{}",
+        text(&out.stderr)
+    );
+
+    // Writable by others: anyone could have put a socket there.
+    let open = run.join("open");
+    std::fs::create_dir(&open).unwrap();
+    std::os::unix::fs::chown(&open, Some(OTHER_UID), Some(OTHER_UID)).unwrap();
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let impostor = open.join("socket");
+    let _listener = UnixListener::bind(&impostor).unwrap();
+    std::os::unix::fs::chown(&impostor, Some(OTHER_UID), None).unwrap();
+    let refused = eneabuf_get_at(&impostor);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        text(&refused.stderr).contains("refusing the socket"),
+        "{}",
+        text(&refused.stderr)
+    );
+}
+
+/// Without --socket, a daemon that is not root serves
+/// $XDG_RUNTIME_DIR/vendor.enea.buffer.sock, and a client of that user
+/// finds it there by default.
+#[test]
+fn a_user_daemon_and_client_meet_in_xdg_runtime_dir_by_default() {
+    require_root("the daemon and client run as another user");
+    let runtime = fresh_dir();
+    std::os::unix::fs::chown(&runtime, Some(OTHER_UID), Some(OTHER_UID)).unwrap();
+    std::fs::set_permissions(&runtime, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let mut cmd = Command::new(bins::path(bins::DAEMON));
+    cmd.args(["--transport", "socket", "--log-period", "0"])
+        .env("XDG_RUNTIME_DIR", &runtime)
+        .env_remove("ENEA_BUFFER_SOCKET")
+        .uid(OTHER_UID)
+        .gid(OTHER_UID)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let mut child = cmd.spawn().unwrap();
+    let socket = runtime.join("vendor.enea.buffer.sock");
+    eventually("the daemon's socket appears", || socket.exists());
+    let mut client = Command::new(bins::path(bins::ENEABUF));
+    client
+        .args(["--transport", "socket", "get"])
+        .env("XDG_RUNTIME_DIR", &runtime)
+        .env_remove("ENEA_BUFFER_SOCKET")
+        .uid(OTHER_UID)
+        .gid(OTHER_UID);
+    let out = run_bounded(client);
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout).trim(), "0xdeadcafe");
+}
+
+/// Out of fds after its own dup, the daemon answers ERROR_NO_RESOURCES (as
+/// the AIDL documents) and logs it, instead of a bare transaction failure.
+#[test]
+fn no_fd_for_the_reply_is_error_no_resources() {
+    use rustix::process::{prlimit, Pid, Resource, Rlimit};
+    let daemon = start();
+    let pid = Pid::from_raw(daemon.pid() as i32).unwrap();
+    assert!(eneabuf(&daemon, &["get"]).status.success());
+    eventually("the first client's connection is gone", || {
+        fd_count(daemon.pid()) <= 16
+    });
+    // Leave exactly two free fd numbers: one for the connection, one for
+    // the handshake deadline's dup (freed after), so the reply's dup is
+    // the one that fails.
+    let open: std::collections::BTreeSet<u32> =
+        std::fs::read_dir(format!("/proc/{}/fd", daemon.pid()))
+            .unwrap()
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+            .collect();
+    let mut free = 0;
+    let mut limit = 0u32;
+    while free < 2 {
+        if !open.contains(&limit) {
+            free += 1;
+        }
+        limit += 1;
+    }
+    let old = prlimit(
+        Some(pid),
+        Resource::Nofile,
+        Rlimit {
+            current: Some(limit as u64),
+            // The daemon inherited ours.
+            maximum: rustix::process::getrlimit(Resource::Nofile).maximum,
+        },
+    )
+    .unwrap();
+    let out = eneabuf(&daemon, &["get"]);
+    prlimit(Some(pid), Resource::Nofile, old).unwrap();
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("getReadOnlyBuffer failed: ServiceSpecific")
+            && stderr.contains("cannot duplicate the region fd for the reply"),
+        "{stderr}"
+    );
+    let logged = daemon.wait_log(
+        |l| l.contains("WARN") && l.contains("getReadOnlyBuffer: cannot duplicate the region fd"),
+        enea_buffer_tests::WAIT,
+    );
+    assert!(logged.is_some(), "{}", daemon.log_text());
+    // With fds again, the same daemon serves.
+    assert_eq!(
+        text(&eneabuf(&daemon, &["get"]).stdout).trim(),
+        "0xdeadcafe"
+    );
+}
+
+/// Per-call lines are debug; at info, a uid's first call of each method and
+/// then one summary per period, however many calls.
+#[test]
+fn calls_are_summarised_not_logged_one_by_one() {
+    let daemon = Daemon::start_with(DaemonOptions {
+        args: vec!["--summary-period".into(), "300ms".into()],
+        ..DaemonOptions::socket()
+    });
+    for _ in 0..20 {
+        assert!(eneabuf(&daemon, &["get"]).status.success());
+    }
+    // The periods' summaries add up to the calls made.
+    let summed = |method: &str| -> u32 {
+        daemon
+            .log_text()
+            .lines()
+            .filter_map(|l| l.split("calls in the last 300ms: uid 0: ").nth(1))
+            .flat_map(|counts| counts.split(';').next().unwrap_or("").split(", "))
+            .filter_map(|c| c.strip_suffix(method)?.trim().parse::<u32>().ok())
+            .sum()
+    };
+    eventually("the summaries count all 40 calls", || {
+        summed(" getReadOnlyBuffer") == 20 && summed(" getBufferSize") == 20
+    });
+    let log = daemon.log_text();
+    let per_call = log.lines().filter(|l| l.contains(" from uid=0 ")).count();
+    assert_eq!(
+        per_call, 2,
+        "one line per method at info, not per call:\n{log}"
+    );
+}
+
+/// The RPC root object is IEneaBuffer itself, as AOSP's
+/// RpcServer::setRootObject serves it (what libbinder's
+/// RpcSession::getRootObject() asks for); the instance name is still
+/// checked through the root's extension, a name directory.
+#[test]
+fn the_rpc_root_object_is_the_service() {
+    use rsbinder::entry::uri::{WireProfile, WireVersion};
+    use vendor_enea_buffer::aidl::vendor::enea::buffer::IEneaBuffer::IEneaBuffer;
+    let daemon = start();
+    let uri = rsbinder::Uri::new(rsbinder::Endpoint::unix(&daemon.socket))
+        .with_wire(WireProfile::Android13Plus(WireVersion::MAX));
+    let client = rsbinder::Client::open_with(uri, |o, _| {
+        o.fd_mode = Some(rsbinder::rpc::FileDescriptorTransportMode::Unix);
+    })
+    .unwrap();
+    let root = client.session().unwrap().get_root().unwrap();
+    let service = rsbinder::Strong::<dyn IEneaBuffer>::try_from(root).unwrap();
+    assert_eq!(service.r#getBufferSize().unwrap(), 10240);
+    let fd: std::os::fd::OwnedFd = service.r#getReadOnlyBuffer().unwrap().into();
+    assert_eq!(rustix::fs::fstat(&fd).unwrap().st_size, 10240);
+
+    let wrong = eneabuf(&daemon, &["--instance", "other", "get"]);
+    assert_eq!(wrong.status.code(), Some(1));
+    assert!(
+        text(&wrong.stderr).contains("does not serve vendor.enea.buffer.IEneaBuffer/other"),
+        "{}",
+        text(&wrong.stderr)
+    );
 }

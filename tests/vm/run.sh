@@ -28,9 +28,9 @@ VM_TIMEOUT=${ENEA_VM_TIMEOUT:-240}
 TEST_TIMEOUT=${ENEA_VM_TEST_TIMEOUT:-120}
 TEST_ARGS=${ENEA_VM_TEST_ARGS:---test-threads=1}
 QUIET=${ENEA_VM_QUIET:-0}
-# Test binaries (names without the hash) the VM does not run: socket_daemon
-# exercises only the Unix-socket transport and refuses binder mode.
-SKIP_TESTS=${ENEA_VM_SKIP_TESTS-socket_daemon}
+# Test binaries (names without the hash) the VM does not run (none: the
+# socket-only binaries start socket daemons themselves, in binder mode too).
+SKIP_TESTS=${ENEA_VM_SKIP_TESTS-}
 # A shell command the VM runs after the smoke check, before the tests.
 DEBUG_CMD=${ENEA_VM_DEBUG_CMD:-}
 
@@ -354,6 +354,10 @@ assemble_initramfs() {
     install -m 0644 "$REPO/init.lazy.rc" "$ROOTFS/vendor/etc/init/vendor.enea.buffer-service.lazy.rc"
     write_accounts "$svc_user" "$svc_groups"
     write_hub_config "${UID_OF[$svc_user]}"
+    # The daemon's access file: the test uids' rights (tests/src/lib.rs:
+    # OTHER_UID ro, RW_UID rw; everyone else gets the Linux default, none).
+    install -d -m 0755 "$ROOTFS/etc/vendor.enea.buffer"
+    printf 'uid:2000=ro\nuid:2001=rw\n' >"$ROOTFS/etc/vendor.enea.buffer/access.conf"
 
     local bin name
     if bin=$(first_built vendor.enea.buffer-service vendor-enea-buffer-service); then

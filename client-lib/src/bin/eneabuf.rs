@@ -14,7 +14,7 @@ struct Cli {
     /// Transport to find the service on.
     #[arg(long, default_value = "auto", global = true)]
     transport: Transport,
-    /// Socket path of the daemon (socket transport) [default: $ENEA_BUFFER_SOCKET, else /tmp/vendor.enea.buffer.sock].
+    /// Socket path of the daemon (socket transport) [default: $ENEA_BUFFER_SOCKET, else $XDG_RUNTIME_DIR/vendor.enea.buffer.sock if it exists, else /run/vendor.enea.buffer/socket].
     #[arg(long, value_name = "PATH", global = true)]
     socket: Option<PathBuf>,
     /// Binder device [default: /dev/binderfs/binder, then /dev/binder].

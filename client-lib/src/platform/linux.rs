@@ -177,9 +177,11 @@ fn open_socket(options: &ConnectOptions) -> Result<Opened> {
         endpoint: endpoint.clone(),
         reason,
     };
-    if !path.exists() {
+    let Ok(meta) = std::fs::metadata(path) else {
         return Err(no_daemon(format!("no socket at {}", path.display())));
-    }
+    };
+    check_owner(path, std::os::unix::fs::MetadataExt::uid(&meta))?;
+    wait_for_kernel_rng(options.timeout)?;
     let uri =
         Uri::new(Endpoint::unix(path)).with_wire(WireProfile::Android13Plus(WireVersion::MAX));
     let client = Client::open_with(uri, |o, _| {
@@ -200,7 +202,7 @@ fn open_socket(options: &ConnectOptions) -> Result<Opened> {
         return Err(Error::FdPassingRefused(endpoint));
     }
     let name = options.service_name();
-    let service = match client.try_get::<dyn IEneaBuffer>(&name) {
+    let service = match find_on_session(&client, &name) {
         Ok(Some(service)) => service,
         Ok(None) => return Err(no_daemon(format!("the daemon there does not serve {name}"))),
         // The android-13+ wire refuses an fd mode by closing the connection.
@@ -222,6 +224,152 @@ fn open_socket(options: &ConnectOptions) -> Result<Opened> {
         endpoint,
         transport: TransportKind::UnixSocket,
     })
+}
+
+/// rsbinder's RPC name directory protocol (its `rpc/server.rs`).
+const DIRECTORY_DESCRIPTOR: &str = "rsbinder.rpc.IServiceDirectory";
+
+/// The service on an RPC connection: the root object when it is an
+/// IEneaBuffer (as AOSP's `RpcServer::setRootObject` serves it; our daemon
+/// hangs a name directory off it as its extension, which confirms the
+/// instance name), else the named service in the directory that an older
+/// daemon (or a plain rsbinder server) serves as its root.
+fn find_on_session(
+    client: &Client,
+    name: &str,
+) -> std::result::Result<Option<Strong<dyn IEneaBuffer>>, StatusCode> {
+    use rsbinder::rpc::RpcProxy;
+    let Some(session) = client.session() else {
+        return client.try_get::<dyn IEneaBuffer>(name);
+    };
+    let root = session.get_root()?;
+    let proxy = root
+        .as_any()
+        .downcast_ref::<RpcProxy>()
+        .ok_or(StatusCode::BadType)?;
+    let call = |proxy: &RpcProxy, code, data: &rsbinder::Parcel| {
+        proxy
+            .transact(code, data, 0)?
+            .ok_or(StatusCode::UnexpectedNull)
+    };
+    let mut reply = call(
+        proxy,
+        rsbinder::INTERFACE_TRANSACTION,
+        &proxy.build_request("")?,
+    )?;
+    let descriptor: String = reply.read()?;
+    if descriptor != DESCRIPTOR {
+        return client.try_get::<dyn IEneaBuffer>(name);
+    }
+    let mut reply = call(
+        proxy,
+        rsbinder::EXTENSION_TRANSACTION,
+        &proxy.build_request(DESCRIPTOR)?,
+    )?;
+    let extension: Option<rsbinder::SIBinder> = reply.read()?;
+    if let Some(directory) = extension {
+        let dir = directory
+            .as_any()
+            .downcast_ref::<RpcProxy>()
+            .ok_or(StatusCode::BadType)?;
+        let mut data = dir.build_request(DIRECTORY_DESCRIPTOR)?;
+        data.write(&name)?;
+        // An unknown name comes back as the transaction's own status.
+        let status = call(dir, rsbinder::FIRST_CALL_TRANSACTION, &data)
+            .and_then(|mut reply| reply.read::<Status>().map(StatusCode::from));
+        match status {
+            Ok(StatusCode::Ok) => {}
+            Ok(StatusCode::NameNotFound) | Err(StatusCode::NameNotFound) => return Ok(None),
+            Ok(e) | Err(e) => return Err(e),
+        }
+    }
+    Strong::<dyn IEneaBuffer>::try_from(root).map(Some)
+}
+
+/// Only a socket of root's or this user's is trusted to be the daemon's: any
+/// other user could have created it (e.g. in a shared directory, before the
+/// daemon started) and would then receive the client's calls. One more case
+/// is trusted: a socket of user X in a directory of X's that only X can
+/// write, inside a directory of root's that only root can write — root
+/// handed that place to X (systemd's `RuntimeDirectory=` for a dedicated
+/// daemon account, `/run/<dir>` made by an admin), so nobody but X could
+/// have put the socket there.
+fn check_owner(path: &Path, owner: u32) -> Result<()> {
+    let me = effective_uid();
+    if owner == 0 || Some(owner) == me || placed_by_root_for(path, owner) {
+        return Ok(());
+    }
+    Err(Error::UntrustedSocket {
+        path: path.display().to_string(),
+        owner,
+        me: me.unwrap_or(u32::MAX),
+    })
+}
+
+/// Whether `path`'s directory belongs to `owner` alone and sits in a
+/// directory only root can write.
+fn placed_by_root_for(path: &Path, owner: u32) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let private_to = |dir: &Path, uid: u32| {
+        std::fs::metadata(dir).is_ok_and(|m| m.uid() == uid && m.mode() & 0o022 == 0)
+    };
+    let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) else {
+        return false;
+    };
+    let Ok(dir) = dir.canonicalize() else {
+        return false;
+    };
+    private_to(&dir, owner) && dir.parent().is_some_and(|parent| private_to(parent, 0))
+}
+
+/// Waits (at most `timeout`) until the kernel's CSPRNG is seeded.
+///
+/// rsbinder draws the RPC session id from `getrandom`, which in a statically
+/// linked build falls back to `poll`ing `/dev/random` with no timeout: with
+/// an unseeded kernel RNG (early boot, a VM without RDRAND or virtio-rng)
+/// the connect would hang past every timeout. A blocking read of
+/// `/dev/random` makes the kernel gather entropy itself (Linux >= 5.4), so
+/// it is done here, on a helper thread, within the caller's timeout.
+fn wait_for_kernel_rng(timeout: std::time::Duration) -> Result<()> {
+    use rustix::fs::{Mode, OFlags};
+    let read_one = |flags: OFlags| {
+        rustix::fs::open(
+            "/dev/random",
+            flags | OFlags::RDONLY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .and_then(|fd| rustix::io::read(&fd, &mut [0u8; 1]))
+    };
+    if read_one(OFlags::NONBLOCK) != Err(rustix::io::Errno::AGAIN) {
+        // Seeded, or no /dev/random to ask: nothing to wait for here.
+        return Ok(());
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    let waiter = std::thread::Builder::new()
+        .name("rng-seed".into())
+        .spawn(move || {
+            let _ = tx.send(read_one(OFlags::empty()));
+        });
+    match waiter {
+        Ok(_) => match rx.recv_timeout(timeout) {
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => Err(Error::RngNotSeeded(timeout)),
+            _ => Ok(()),
+        },
+        Err(_) => Ok(()),
+    }
+}
+
+/// This process's effective uid, from `/proc/self/status` (the client
+/// library's rustix has no `process` feature: AOSP's build lacks it).
+fn effective_uid() -> Option<u32> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
 }
 
 /// Whether the server answers a look-up, whatever the answer, on a

@@ -8,6 +8,12 @@ pub use vendor_enea_buffer::aidl::vendor::enea::buffer::IEneaBuffer::{
 };
 
 use crate::config::{Config, Transport};
+use crate::policy::Right;
+use crate::service::CallStats;
+
+/// The right of a caller no rule names: SELinux already decided who may
+/// call the HAL at all, so everything it lets through gets read-write.
+pub const DEFAULT_RIGHT: Right = Right::ReadWrite;
 
 /// Binder threads: calls are a dup() each, so a few suffice.
 const KERNEL_BINDER_THREADS: u32 = 4;
@@ -68,18 +74,36 @@ pub fn service_specific_error(code: i32, message: &str) -> Status {
     Status::new_service_specific_error(code, Some(&message))
 }
 
-/// The caller of the transaction being handled: (uid, pid).
-pub fn calling_identity() -> (u32, i32) {
-    (
-        binder::ThreadState::get_calling_uid(),
-        binder::ThreadState::get_calling_pid(),
-    )
+/// A security exception (EX_SECURITY) with a message.
+pub fn security_error(message: &str) -> Status {
+    Status::new_exception_str(binder::ExceptionCode::SECURITY, Some(message))
+}
+
+/// Who made the call being handled.
+#[derive(Clone, Copy, Debug)]
+pub struct Caller {
+    /// Binder's calling uid.
+    pub uid: u32,
+    /// Binder's calling pid.
+    pub pid: i32,
+    /// Kernel binder carries no gid.
+    pub gid: Option<u32>,
+}
+
+/// The caller of the transaction being handled.
+pub fn calling_identity() -> Caller {
+    Caller {
+        uid: binder::ThreadState::get_calling_uid(),
+        pid: binder::ThreadState::get_calling_pid(),
+        gid: None,
+    }
 }
 
 /// Registers `binder` as `config.service_name()` with servicemanager.
 pub fn start_serving(
     config: &Config,
     binder: Strong<dyn IEneaBuffer>,
+    _stats: std::sync::Arc<CallStats>,
 ) -> std::result::Result<Serving, ServeError> {
     if config.transport == Transport::Socket {
         return Err(ServeError::UnsupportedTransport(config.transport));
@@ -119,8 +143,7 @@ impl Interface for crate::service::EneaBufferService {
         writer: &mut dyn std::io::Write,
         _args: &[&std::ffi::CStr],
     ) -> std::result::Result<(), binder::StatusCode> {
-        let (uid, _) = calling_identity();
-        self.write_dump(writer, uid)
+        self.write_dump(writer, calling_identity().uid)
             .map_err(|_| binder::StatusCode::PERMISSION_DENIED)
     }
 }
@@ -131,5 +154,5 @@ const DUMP_UIDS: [u32; 2] = [1000, 2000];
 /// Who may read the dump: root, the daemon's own uid, dumpsys' uids
 /// (SELinux decides first who may call the service at all).
 pub fn may_dump(uid: u32) -> bool {
-    uid == 0 || uid == crate::own_uid() || DUMP_UIDS.contains(&uid)
+    uid == 0 || uid == crate::config::effective_uid() || DUMP_UIDS.contains(&uid)
 }

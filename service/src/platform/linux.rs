@@ -1,24 +1,32 @@
 //! Linux seam: rsbinder, over kernel binder or RPC on a Unix socket.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use log::{info, LevelFilter};
-use rsbinder::entry::uri::{KernelEndpoint, WireProfile, WireVersion};
+use log::LevelFilter;
+use rsbinder::entry::uri::{KernelEndpoint, WireVersion};
 use rsbinder::rpc::FileDescriptorTransportMode;
 pub use rsbinder::{BinderResult as Result, Interface, ParcelFileDescriptor, Status, Strong};
-use rsbinder::{Endpoint, ProcessState, ServerGuard, Uri};
+use rsbinder::{ProcessState, ServerGuard, Uri};
 pub use vendor_enea_buffer::aidl::vendor::enea::buffer::IEneaBuffer::{
     BnEneaBuffer, IEneaBuffer, IEneaBufferAsyncService as IEneaBufferAsyncServer,
 };
 
+#[path = "linux_socket.rs"]
+mod linux_socket;
+
 use crate::config::{Config, Transport};
+use crate::policy::Right;
+use crate::service::CallStats;
 use crate::socket_lock::{lock_socket_path, LockError, SocketLock};
+use linux_socket::{Limits, SocketError, SocketServer};
 
 /// Kernel binder threads: calls are a dup() each, so a few suffice.
 const KERNEL_BINDER_THREADS: u32 = 4;
-/// Cap on concurrent RPC connections (one worker thread each); clients past
-/// it wait in the listen backlog instead of exhausting the daemon's threads.
-const MAX_RPC_CONNECTIONS: usize = 1024;
+
+/// The right of a caller no rule names: on a Linux host nothing but file
+/// modes would stand between any local user and the region, so none.
+pub const DEFAULT_RIGHT: Right = Right::None;
 
 /// Why the daemon could not start serving.
 #[derive(Debug, thiserror::Error)]
@@ -26,12 +34,6 @@ pub enum ServeError {
     /// `--lazy` with the socket transport, which has no service manager.
     #[error("--lazy needs a service manager (kernel binder); the socket transport has none")]
     LazyNeedsServiceManager,
-    /// `--transport binder` but the driver or service manager is missing.
-    #[error("kernel binder is not available: {0}")]
-    NoKernelBinder(String),
-    /// The socket path cannot be used.
-    #[error(transparent)]
-    Socket(#[from] LockError),
     /// The service manager refused the lazy registration.
     #[error("cannot register {name} as a lazy service: {status}")]
     LazyRegister {
@@ -40,6 +42,18 @@ pub enum ServeError {
         /// The service manager's status.
         status: String,
     },
+    /// `--transport binder` but the driver or service manager is missing.
+    #[error("kernel binder is not available: {0}")]
+    NoKernelBinder(String),
+    /// The socket path cannot be used.
+    #[error(transparent)]
+    Socket(#[from] LockError),
+    /// The socket cannot be set up.
+    #[error(transparent)]
+    SocketSetup(#[from] SocketError),
+    /// A bad setting (e.g. no socket path can be chosen).
+    #[error("{0}")]
+    Config(String),
     /// rsbinder refused to serve (the log line above names the cause).
     #[error("cannot serve {what}: {status:?}")]
     Binder {
@@ -50,21 +64,31 @@ pub enum ServeError {
     },
 }
 
-/// A running server; dropping it stops serving.
+enum Running {
+    Kernel(ServerGuard),
+    /// The lazy registrar owns its own life (it exits the process).
+    KernelLazy,
+    Socket(SocketServer, SocketLock),
+}
+
+/// A running server.
 pub struct Serving {
     /// Where clients reach the service, for the log.
     pub description: String,
-    /// None for a lazy service: the registrar owns its life.
-    guard: Option<ServerGuard>,
-    _lock: Option<SocketLock>,
+    running: Running,
 }
 
 impl Serving {
     /// Stops accepting, ends every session once in-flight calls finish and
     /// removes the socket (RPC); kernel binder has nothing to stop.
     pub fn stop(self) {
-        if let Some(guard) = self.guard {
-            guard.stop_and_join();
+        match self.running {
+            Running::Kernel(guard) => guard.stop_and_join(),
+            Running::KernelLazy => {}
+            Running::Socket(server, lock) => {
+                server.stop();
+                drop(lock);
+            }
         }
     }
 }
@@ -100,24 +124,46 @@ pub fn service_specific_error(code: i32, message: &str) -> Status {
     Status::new_service_specific_error(code, Some(message.to_owned()))
 }
 
-/// The caller of the transaction being handled: (uid, pid).
-pub fn calling_identity() -> (u32, i32) {
-    (rsbinder::get_calling_uid(), rsbinder::get_calling_pid())
+/// A security exception (EX_SECURITY) with a message.
+pub fn security_error(message: &str) -> Status {
+    Status::from((rsbinder::ExceptionCode::Security, message))
+}
+
+/// Who made the call being handled.
+#[derive(Clone, Copy, Debug)]
+pub struct Caller {
+    /// Binder's calling uid (`SO_PEERCRED` on the socket).
+    pub uid: u32,
+    /// Binder's calling pid.
+    pub pid: i32,
+    /// The socket peer's gid at connect time; kernel binder carries none.
+    pub gid: Option<u32>,
+}
+
+/// The caller of the transaction being handled.
+pub fn calling_identity() -> Caller {
+    let (uid, pid) = (rsbinder::get_calling_uid(), rsbinder::get_calling_pid());
+    Caller {
+        uid,
+        pid,
+        gid: linux_socket::caller_gid(uid, pid),
+    }
 }
 
 /// Publishes `binder` as `config.service_name()` on the configured transport.
 pub fn start_serving(
     config: &Config,
     binder: Strong<dyn IEneaBuffer>,
+    stats: Arc<CallStats>,
 ) -> std::result::Result<Serving, ServeError> {
     match config.transport {
         Transport::Binder => serve_kernel(config, binder),
         Transport::Socket if config.lazy => Err(ServeError::LazyNeedsServiceManager),
-        Transport::Socket => serve_socket(config, binder),
+        Transport::Socket => serve_socket(config, binder, stats),
         Transport::Auto => match kernel_binder_device(config) {
             Ok(device) if service_manager_answers(&device) => serve_kernel(config, binder),
             _ if config.lazy => Err(ServeError::LazyNeedsServiceManager),
-            _ => serve_socket(config, binder),
+            _ => serve_socket(config, binder, stats),
         },
     }
 }
@@ -184,8 +230,7 @@ fn serve_kernel(
         })?;
     Ok(Serving {
         description: format!("kernel binder {} as {name}", device.display()),
-        guard: Some(guard),
-        _lock: None,
+        running: Running::Kernel(guard),
     })
 }
 
@@ -207,45 +252,171 @@ fn serve_kernel_lazy(
         })?;
     Ok(Serving {
         description: format!("kernel binder {} as {name} (lazy)", device.display()),
-        guard: None,
-        _lock: None,
+        running: Running::KernelLazy,
     })
 }
 
 fn serve_socket(
     config: &Config,
     binder: Strong<dyn IEneaBuffer>,
+    stats: Arc<CallStats>,
 ) -> std::result::Result<Serving, ServeError> {
-    let socket = config.socket_path();
-    let lock = lock_socket_path(&socket)?;
-    let name = config.service_name();
-    let uri =
-        Uri::new(Endpoint::unix(&socket)).with_wire(WireProfile::Android13Plus(WireVersion::MAX));
-    let guard = rsbinder::serve(uri)
-        .and_then(|s| s.add(&name, binder.as_binder()))
-        .map(|s| {
-            s.with(|o| {
-                o.fd_modes = Some(vec![FileDescriptorTransportMode::Unix]);
-                o.max_connections = Some(MAX_RPC_CONNECTIONS);
-            })
-        })
-        .and_then(|s| s.spawn())
-        .map_err(|status| ServeError::Binder {
-            what: format!("{name} on {}", socket.display()),
-            status,
-        })?;
-    // Clients of any uid may connect, as any process may look up a HAL through
-    // the service manager; on a device SELinux, not file modes, decides.
-    if let Err(e) =
-        std::fs::set_permissions(&socket, std::os::unix::fs::PermissionsExt::from_mode(0o666))
-    {
-        info!("could not open {} to all users: {e}", socket.display());
+    let socket = config.socket_path().map_err(ServeError::Config)?;
+    let group = config
+        .socket_group
+        .as_deref()
+        .map(linux_socket::resolve_group)
+        .transpose()
+        .map_err(ServeError::Config)?;
+    let me = crate::config::effective_uid();
+    if socket == Path::new(crate::config::ROOT_SOCKET) {
+        if let Some(dir) = socket.parent() {
+            linux_socket::create_default_directory(dir)?;
+        }
     }
+    if let Some(dir) = socket.parent().filter(|d| !d.as_os_str().is_empty()) {
+        linux_socket::check_directory(dir, me)?;
+    }
+    let lock = lock_socket_path(&socket)?;
+    wait_for_kernel_rng();
+    let name = config.service_name();
+    let limits = Limits {
+        max_connections: config.max_connections as usize,
+        max_per_uid: config.max_connections_per_uid as usize,
+        idle: Some(config.idle_timeout).filter(|d| !d.is_zero()),
+        owner: me,
+    };
+    let server = SocketServer::start(&socket, group, limits, stats, |rpc| {
+        rpc.set_android13plus(WireVersion::MAX.get());
+        rpc.set_supported_fd_modes(&[FileDescriptorTransportMode::Unix]);
+        // The service itself is the root object, as AOSP's
+        // RpcServer::setRootObject makes it, so a libbinder client's
+        // RpcSession::getRootObject() gets IEneaBuffer. The name look-up
+        // rsbinder's own directory root offered moves to the root's
+        // extension (getExtension()), answering the same protocol.
+        let root = binder.as_binder();
+        let directory = rsbinder::Binder::new(NameDirectory {
+            name: name.clone(),
+            service: root.clone(),
+        });
+        root.set_extension(&directory.as_binder())
+            .and_then(|()| rpc.set_root(root.clone()))
+            .map_err(|s| SocketError::Sys(format!("cannot publish {name}: {s:?}")))
+    })?;
+    let limits = linux_socket::describe(&limits);
     Ok(Serving {
-        description: format!("unix://{} as {name}", socket.display()),
-        guard: Some(guard),
-        _lock: Some(lock),
+        description: format!("unix://{} as {name} ({limits})", socket.display()),
+        running: Running::Socket(server, lock),
     })
+}
+
+/// The descriptor of rsbinder's RPC service directory, whose protocol the
+/// root's extension answers (rsbinder `rpc/server.rs`).
+pub const DIRECTORY_DESCRIPTOR: &str = "rsbinder.rpc.IServiceDirectory";
+
+/// Answers name look-ups (`getService(name)`: FIRST_CALL_TRANSACTION, a
+/// string in, a status and the binder out) for the one name served.
+struct NameDirectory {
+    name: String,
+    service: rsbinder::SIBinder,
+}
+
+impl rsbinder::Remotable for NameDirectory {
+    fn descriptor() -> &'static str {
+        DIRECTORY_DESCRIPTOR
+    }
+
+    fn on_transact(
+        &self,
+        code: rsbinder::TransactionCode,
+        reader: &mut rsbinder::Parcel,
+        reply: &mut rsbinder::Parcel,
+    ) -> rsbinder::Result<()> {
+        if code != rsbinder::FIRST_CALL_TRANSACTION {
+            return Err(rsbinder::StatusCode::UnknownTransaction);
+        }
+        let name: String = reader.read()?;
+        if name == self.name {
+            reply.write(&Status::from(rsbinder::StatusCode::Ok))?;
+            reply.write(&self.service)
+        } else {
+            reply.write(&Status::from(rsbinder::StatusCode::NameNotFound))
+        }
+    }
+
+    fn on_dump(&self, _w: &mut dyn std::io::Write, _a: &[String]) -> rsbinder::Result<()> {
+        Ok(())
+    }
+}
+
+/// Waits until the kernel's CSPRNG is seeded, before the socket exists.
+///
+/// rsbinder draws every RPC session id from `getrandom`. In a statically
+/// linked build the `getrandom` crate cannot find libc's `getrandom` (its
+/// `dlsym` lookup fails) and falls back to `poll`ing `/dev/random` with no
+/// timeout, which does nothing to seed the CRNG: on a machine with little
+/// entropy and no RDRAND or virtio-rng (early boot, a VM under TCG) the
+/// first connection then hangs both peers for minutes, before any socket
+/// deadline applies. A *blocking read* of `/dev/random` instead makes the
+/// kernel gather entropy itself (jitter entropy, Linux >= 5.4; about a
+/// second). So the daemon does that read first, and logs while it waits.
+/// It never goes on without the seed: session ids are attach capabilities
+/// and must not be guessable.
+fn wait_for_kernel_rng() {
+    use rustix::fs::{Mode, OFlags};
+    let ready = rustix::fs::open(
+        "/dev/random",
+        OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .and_then(|fd| rustix::io::read(&fd, &mut [0u8; 1]));
+    match ready {
+        Ok(_) => return,
+        Err(rustix::io::Errno::AGAIN) => {}
+        Err(e) => {
+            // No /dev/random (a container): getrandom(2) itself is all there is.
+            log::debug!("cannot check the kernel RNG through /dev/random: {e}");
+            return;
+        }
+    }
+    log::warn!(
+        "the kernel's random number generator is not seeded yet; RPC session ids need it: \
+         waiting before opening the socket (a blocking read makes the kernel gather entropy)"
+    );
+    let started = std::time::Instant::now();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let spawned = std::thread::Builder::new()
+        .name("rng-seed".into())
+        .spawn(move || {
+            let r = rustix::fs::open(
+                "/dev/random",
+                OFlags::RDONLY | OFlags::CLOEXEC,
+                Mode::empty(),
+            )
+            .and_then(|fd| rustix::io::read(&fd, &mut [0u8; 1]));
+            let _ = tx.send(r);
+        });
+    if let Err(e) = spawned {
+        log::warn!("cannot start the RNG wait: {e}");
+        return;
+    }
+    loop {
+        match rx.recv_timeout(std::time::Duration::from_secs(10)) {
+            Ok(Ok(_)) => {
+                log::info!("kernel RNG seeded after {:?}", started.elapsed());
+                return;
+            }
+            Ok(Err(e)) => {
+                log::warn!("waiting for the kernel RNG failed ({e}); going on");
+                return;
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => log::warn!(
+                "still waiting for the kernel's random number generator ({:?})",
+                started.elapsed()
+            ),
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return,
+        }
+    }
 }
 
 /// Tells systemd (`Type=notify`) that clients can connect now.
@@ -265,13 +436,12 @@ pub fn notify_stopping() {
 impl Interface for crate::service::EneaBufferService {
     /// The binder dump transaction (`eneabuf dump`).
     fn dump(&self, writer: &mut dyn std::io::Write, _args: &[String]) -> rsbinder::Result<()> {
-        let (uid, _) = calling_identity();
-        self.write_dump(writer, uid)
+        self.write_dump(writer, calling_identity().uid)
             .map_err(|_| rsbinder::StatusCode::PermissionDenied)
     }
 }
 
 /// Who may read the dump: root and the daemon's own uid.
 pub fn may_dump(uid: u32) -> bool {
-    uid == 0 || uid == crate::own_uid()
+    uid == 0 || uid == crate::config::effective_uid()
 }

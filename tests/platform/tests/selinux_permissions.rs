@@ -47,6 +47,8 @@ const OPS: &[Op] = &[
     Op { who: Who::Client, call: "rustix::fs::fstat", perms: &["getattr"], why: "selinux_inode_getattr" },
     Op { who: Who::Client, call: "rustix::mm::mmap", perms: &["map", "read"], why: "selinux_mmap_file: map + read for PROT_READ MAP_SHARED (the read-only mapping)" },
     Op { who: Who::Client, call: "rustix::mm::munmap", perms: &[], why: "no check" },
+    Op { who: Who::Client, call: "rustix::fs::open", perms: &[], why: "not on the region: /dev/random, for the Linux RNG wait before an RPC session (platform/linux.rs)" },
+    Op { who: Who::Client, call: "rustix::io::read", perms: &[], why: "not on the region: the one byte of /dev/random above" },
     Op { who: Who::RwClient, call: "getBuffer", perms: &["read", "write"], why: "binder fd transfer: file_to_av(O_RDWR) = read write on the receiver" },
     Op { who: Who::RwClient, call: "rustix::mm::mmap", perms: &["map", "read", "write"], why: "selinux_mmap_file: PROT_WRITE on a MAP_SHARED mapping adds write" },
 ];

@@ -42,6 +42,19 @@ enum Cmd {
     /// Map, link to death, report the death and that calls now fail with
     /// ServiceGone; on `reconnect`, connect anew and map the new region.
     DeathWatch,
+    /// Open hostile raw connections to the socket, report how many the
+    /// daemon still holds open, and keep them until stdin closes or says
+    /// `quit`: `silent` ones send nothing, `idle` ones finish the RPC
+    /// handshake and go quiet, `half_sent` ones finish it and send 60 MiB
+    /// of a message announced as 64 MiB.
+    Flood {
+        #[arg(long, default_value_t = 0)]
+        silent: usize,
+        #[arg(long, default_value_t = 0)]
+        idle: usize,
+        #[arg(long, default_value_t = 0)]
+        half_sent: usize,
+    },
 }
 
 fn main() -> ExitCode {
@@ -63,6 +76,15 @@ fn main() -> ExitCode {
 fn run(command: Cmd, options: &ConnectOptions) -> enea_buffer_client::Result<()> {
     if let Cmd::DeathWatch = command {
         return death_watch(options);
+    }
+    if let Cmd::Flood {
+        silent,
+        idle,
+        half_sent,
+    } = command
+    {
+        flood(&options.socket, silent, idle, half_sent);
+        return Ok(());
     }
     let conn = Connection::connect(options)?;
     match command {
@@ -87,7 +109,7 @@ fn run(command: Cmd, options: &ConnectOptions) -> enea_buffer_client::Result<()>
             println!("value={:#010x}", buffer.load_u32(0)?);
             Ok(())
         }
-        Cmd::DeathWatch => unreachable!(),
+        Cmd::DeathWatch | Cmd::Flood { .. } => unreachable!(),
     }
 }
 
@@ -273,4 +295,96 @@ fn attack_read_only(fd: BorrowedFd<'_>, size: usize) {
         unmap(p);
     });
     report("mmap_private_write", private);
+}
+
+/// The android-13+ RPC handshake of a new session, raw (RpcConnectionHeader
+/// v1 with no fd mode, "cci", then the server's RpcNewSessionResponse).
+fn handshake(s: &mut std::os::unix::net::UnixStream) -> std::io::Result<()> {
+    use std::io::{Read, Write};
+    let mut hello = Vec::new();
+    hello.extend_from_slice(&1u32.to_le_bytes()); // version
+    hello.extend_from_slice(&[0u8; 10]); // options, fd mode, reserved[8]
+    hello.extend_from_slice(&0u16.to_le_bytes()); // no session id: a new session
+    hello.extend_from_slice(b"cci\0\0\0\0\0");
+    s.write_all(&hello)?;
+    let mut response = [0u8; 8];
+    s.read_exact(&mut response)
+}
+
+/// Whether the daemon still holds `s` open: not closed from its side.
+fn held(s: &std::os::unix::net::UnixStream) -> bool {
+    use rustix::event::{poll, PollFd, PollFlags, Timespec};
+    let mut fds = [PollFd::new(s, PollFlags::IN | PollFlags::RDHUP)];
+    let zero = Timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    matches!(poll(&mut fds, Some(&zero)), Ok(0))
+}
+
+fn flood(socket: &std::path::Path, silent: usize, idle: usize, half_sent: usize) {
+    use std::io::Write;
+    use std::os::unix::net::UnixStream;
+    // Room for every connection this process keeps open.
+    let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile);
+    let _ = rustix::process::setrlimit(
+        rustix::process::Resource::Nofile,
+        rustix::process::Rlimit {
+            current: limit.maximum,
+            maximum: limit.maximum,
+        },
+    );
+    let connect = || {
+        let s = UnixStream::connect(socket).ok()?;
+        // Bounded: a daemon that neither answers nor closes must not hang the probe.
+        s.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .ok()?;
+        s.set_write_timeout(Some(std::time::Duration::from_secs(5)))
+            .ok()?;
+        Some(s)
+    };
+    let silent: Vec<UnixStream> = (0..silent).filter_map(|_| connect()).collect();
+    let idle: Vec<UnixStream> = (0..idle)
+        .filter_map(|_| {
+            let mut s = connect()?;
+            handshake(&mut s).ok()?;
+            Some(s)
+        })
+        .collect();
+    let half_sent: Vec<UnixStream> = (0..half_sent)
+        .filter_map(|_| {
+            let mut s = connect()?;
+            handshake(&mut s).ok()?;
+            let mut header = Vec::new();
+            header.extend_from_slice(&0u32.to_le_bytes()); // TRANSACT
+            header.extend_from_slice(&(64u32 << 20).to_le_bytes()); // bodySize
+            header.extend_from_slice(&[0u8; 8]);
+            s.write_all(&header).ok()?;
+            let chunk = vec![0x5au8; 1 << 20];
+            for _ in 0..60 {
+                if s.write_all(&chunk).is_err() {
+                    break;
+                }
+            }
+            Some(s)
+        })
+        .collect();
+    let count = |v: &[UnixStream]| v.iter().filter(|s| held(s)).count();
+    println!(
+        "ready silent={} idle={} half_sent={}",
+        count(&silent),
+        count(&idle),
+        count(&half_sent)
+    );
+    for line in std::io::stdin().lock().lines() {
+        match line.as_deref() {
+            Ok("count") => println!(
+                "held silent={} idle={} half_sent={}",
+                count(&silent),
+                count(&idle),
+                count(&half_sent)
+            ),
+            _ => break,
+        }
+    }
 }
