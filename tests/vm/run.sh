@@ -24,7 +24,7 @@ INIT_RC=$REPO/init.rc
 SERVICE_NAME=vendor.enea.buffer.IEneaBuffer/default
 RSBINDER_TOOLS_VERSION=0.12.0 # keep equal to the workspace's rsbinder
 
-VM_TIMEOUT=${ENEA_VM_TIMEOUT:-240}
+VM_TIMEOUT=${ENEA_VM_TIMEOUT:-600}
 TEST_TIMEOUT=${ENEA_VM_TEST_TIMEOUT:-120}
 TEST_ARGS=${ENEA_VM_TEST_ARGS:---test-threads=1}
 QUIET=${ENEA_VM_QUIET:-0}
