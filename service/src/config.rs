@@ -159,7 +159,10 @@ mod tests {
         let env = || Some(std::ffi::OsString::from("/run/env.sock"));
         assert_eq!(socket_path(Some(flag), env()), flag);
         assert_eq!(socket_path(None, env()), PathBuf::from("/run/env.sock"));
-        assert_eq!(socket_path(None, Some("".into())), PathBuf::from(DEFAULT_SOCKET));
+        assert_eq!(
+            socket_path(None, Some("".into())),
+            PathBuf::from(DEFAULT_SOCKET)
+        );
         assert_eq!(socket_path(None, None), PathBuf::from(DEFAULT_SOCKET));
     }
 

@@ -177,8 +177,8 @@ fn serve_socket(
     let socket = config.socket_path();
     let lock = lock_socket_path(&socket)?;
     let name = config.service_name();
-    let uri = Uri::new(Endpoint::unix(&socket))
-        .with_wire(WireProfile::Android13Plus(WireVersion::MAX));
+    let uri =
+        Uri::new(Endpoint::unix(&socket)).with_wire(WireProfile::Android13Plus(WireVersion::MAX));
     let guard = rsbinder::serve(uri)
         .and_then(|s| s.add(&name, binder.as_binder()))
         .map(|s| {
@@ -194,10 +194,9 @@ fn serve_socket(
         })?;
     // Clients of any uid may connect, as any process may look up a HAL through
     // the service manager; on a device SELinux, not file modes, decides.
-    if let Err(e) = std::fs::set_permissions(
-        &socket,
-        std::os::unix::fs::PermissionsExt::from_mode(0o666),
-    ) {
+    if let Err(e) =
+        std::fs::set_permissions(&socket, std::os::unix::fs::PermissionsExt::from_mode(0o666))
+    {
         info!("could not open {} to all users: {e}", socket.display());
     }
     Ok(Serving {
