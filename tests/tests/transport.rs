@@ -139,21 +139,22 @@ fn mapping_outlives_the_daemon_and_a_restart_hands_out_a_fresh_region() {
 }
 
 /// 16 processes x 100,000 increments through the library's `fetch_add_u32`
-/// lose none. Every worker maps the region first and waits; one barrier
-/// (a line to each, once all are ready) releases them together, so their
-/// increments overlap: a load-then-store increment loses counts here on
+/// lose none. Every worker maps the region first and waits; once all are
+/// ready each gets a line, and they then meet at a barrier in the region
+/// (word 1) so that none starts counting before all run: their increments
+/// overlap, and a load-then-store increment loses counts here on
 /// essentially every run.
 #[test]
 fn sixteen_clients_incrementing_concurrently_lose_nothing() {
     const WORKERS: u32 = 16;
-    const COUNT: u32 = 100_000;
+    const COUNT: u32 = 400_000;
     let daemon = Daemon::start();
-    let count = COUNT.to_string();
+    let (count, workers) = (COUNT.to_string(), WORKERS.to_string());
     let mut workers: Vec<_> = (0..WORKERS)
         .map(|_| {
             Probe::interactive(
                 &daemon,
-                &["increment", "--count", &count, "--barrier"],
+                &["increment", "--count", &count, "--barrier", &workers],
                 None,
             )
         })
@@ -175,6 +176,13 @@ fn sixteen_clients_incrementing_concurrently_lose_nothing() {
     assert_ok(&out, "eneabuf get");
     let expected = DEADCAFE.wrapping_add(WORKERS * COUNT);
     assert_eq!(stdout(&out).trim(), format!("{expected:#010x}"));
+    // Every worker passed the barrier.
+    let mut check = Probe::hold(&daemon, true, None);
+    assert_eq!(
+        check.command("read 4 4"),
+        format!("bytes={}", hex(&WORKERS.to_ne_bytes()))
+    );
+    check.quit();
 }
 
 /// Byte ranges cross processes through the library's copies: unaligned and

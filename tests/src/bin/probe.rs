@@ -31,12 +31,14 @@ enum Cmd {
         read_only: bool,
     },
     /// Increment word 0 `count` times with the library's `fetch_add_u32`.
-    /// With `--barrier`: map, print `ready`, and start only on a line on stdin.
+    /// With `--barrier N`: map, print `ready`, wait for a line on stdin,
+    /// then arrive at a barrier in the region (word 1) and start counting
+    /// only once all N workers have arrived there.
     Increment {
         #[arg(long)]
         count: u32,
-        #[arg(long)]
-        barrier: bool,
+        #[arg(long, value_name = "N")]
+        barrier: Option<u32>,
     },
     /// Try to truncate, grow and re-seal through a read-write fd.
     AttackRw,
@@ -72,10 +74,16 @@ fn run(command: Cmd, options: &ConnectOptions) -> enea_buffer_client::Result<()>
         Cmd::Hold { read_only } => hold(&conn, read_only),
         Cmd::Increment { count, barrier } => {
             let buffer = conn.map()?;
-            if barrier {
+            if let Some(workers) = barrier {
                 println!("ready");
                 let mut go = String::new();
                 std::io::stdin().read_line(&mut go).expect("reading stdin");
+                // The barrier is a std atomic, not the fetch_add_u32 under test.
+                let arrived = buffer.atomic_u32(4)?;
+                arrived.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                while arrived.load(std::sync::atomic::Ordering::SeqCst) < workers {
+                    std::thread::yield_now();
+                }
             }
             for _ in 0..count {
                 buffer.fetch_add_u32(0, 1)?;
