@@ -208,11 +208,11 @@ enum Direction {
 /// The widest access (1, 2, 4 or 8 bytes, at most the machine word) that is
 /// naturally aligned at `addr` and fits in `left` bytes.
 fn access_width(addr: usize, left: usize) -> usize {
-    let mut width = std::mem::size_of::<usize>();
-    while width > 1 && (addr % width != 0 || width > left) {
-        width /= 2;
-    }
-    width
+    [8, 4, 2]
+        .into_iter()
+        .filter(|width| *width <= std::mem::size_of::<usize>())
+        .find(|width| addr % width == 0 && *width <= left)
+        .unwrap_or(1)
 }
 
 /// Copies `len` bytes between `region` (shared memory, accessed volatile,
@@ -723,6 +723,22 @@ mod tests {
         }
         done.store(1, Ordering::Relaxed);
         assert_eq!(reader.join().unwrap(), 0, "torn values seen");
+    }
+
+    #[test]
+    fn the_mapping_has_the_regions_length_and_is_gone_after_drop() {
+        let map = rw(3 * 4096 + 100);
+        assert_eq!(map.len(), 3 * 4096 + 100);
+        let start = format!("{:x}-", map.range.base.as_ptr() as usize);
+        let mapped = || {
+            std::fs::read_to_string("/proc/self/maps")
+                .unwrap()
+                .lines()
+                .any(|l| l.starts_with(&start))
+        };
+        assert!(mapped());
+        drop(map);
+        assert!(!mapped(), "munmap did not happen");
     }
 
     #[test]

@@ -98,9 +98,7 @@ pub(crate) fn verify(fd: OwnedFd, len: usize) -> Result<VerifiedFd> {
             }
             st.st_size as u64
         }
-        FileType::CharacterDevice
-            if rustix::fs::major(st.st_rdev) == MISC_MAJOR && names_ashmem(fd.as_fd()) =>
-        {
+        FileType::CharacterDevice if is_ashmem(rustix::fs::major(st.st_rdev), || path_of(&fd)) => {
             ashmem_size(fd.as_fd())?
         }
         other => return Err(Error::NotSharedMemory(type_name(other))),
@@ -127,16 +125,20 @@ fn missing_size_seals(seals: SealFlags) -> Option<&'static str> {
     }
 }
 
-/// Whether the fd's path is an ashmem device (`/dev/ashmem`, or
-/// `/dev/ashmem<boot id>` since Android 10): the ioctl below is sent only
-/// to a device that is known to understand it.
-fn names_ashmem(fd: BorrowedFd<'_>) -> bool {
-    let link = format!("/proc/self/fd/{}", fd.as_raw_fd());
-    rustix::fs::readlink(link, Vec::new()).is_ok_and(|path| is_ashmem_path(path.as_bytes()))
+/// Whether a character device of major `major` whose path `path` gives is
+/// ashmem: a misc device named `/dev/ashmem` (or `/dev/ashmem<boot id>`
+/// since Android 10). The ioctl below is sent only to a device known to
+/// understand it.
+fn is_ashmem(major: u32, path: impl FnOnce() -> Option<Vec<u8>>) -> bool {
+    major == MISC_MAJOR && path().is_some_and(|p| p.starts_with(b"/dev/ashmem"))
 }
 
-fn is_ashmem_path(path: &[u8]) -> bool {
-    path.starts_with(b"/dev/ashmem")
+/// The path `fd` was opened by, from /proc/self/fd.
+fn path_of(fd: &OwnedFd) -> Option<Vec<u8>> {
+    let link = format!("/proc/self/fd/{}", fd.as_raw_fd());
+    rustix::fs::readlink(link, Vec::new())
+        .ok()
+        .map(|path| path.into_bytes())
 }
 
 /// The size of an ashmem region, from the driver.
@@ -281,7 +283,7 @@ mod tests {
             rustix::fs::major(rustix::fs::fstat(&misc).unwrap().st_rdev),
             MISC_MAJOR
         );
-        assert!(!names_ashmem(misc.as_fd()));
+        assert!(path_of(&misc).is_some_and(|p| p.starts_with(b"/dev/")));
         assert_eq!(
             message(verify(misc, 4096)),
             "the region's fd is not shared memory (a memfd or ashmem) but a character device"
@@ -305,13 +307,34 @@ mod tests {
     }
 
     #[test]
-    fn ashmem_paths_are_recognised() {
-        assert!(is_ashmem_path(b"/dev/ashmem"));
-        assert!(is_ashmem_path(
-            b"/dev/ashmem3b2ac1f4-6a39-4a7f-9d59-5d1b7f3d0a1e"
+    fn ashmem_is_a_misc_device_named_dev_ashmem() {
+        let path = |p: &'static str| move || Some(p.as_bytes().to_vec());
+        assert!(is_ashmem(MISC_MAJOR, path("/dev/ashmem")));
+        assert!(is_ashmem(
+            MISC_MAJOR,
+            path("/dev/ashmem3b2ac1f4-6a39-4a7f-9d59-5d1b7f3d0a1e")
         ));
-        assert!(!is_ashmem_path(b"/dev/fuse"));
-        assert!(!is_ashmem_path(b"/memfd:vendor.enea.buffer (deleted)"));
+        assert!(!is_ashmem(MISC_MAJOR, path("/dev/fuse")));
+        assert!(!is_ashmem(MISC_MAJOR, path("/memfd:x (deleted)")));
+        assert!(!is_ashmem(MISC_MAJOR, || None));
+        // Another driver's node named like ashmem is still not ashmem.
+        assert!(!is_ashmem(1, path("/dev/ashmem")));
+    }
+
+    #[test]
+    fn every_file_type_has_a_name() {
+        for (file_type, name) in [
+            (FileType::RegularFile, "regular file"),
+            (FileType::Directory, "directory"),
+            (FileType::Symlink, "symbolic link"),
+            (FileType::Fifo, "pipe"),
+            (FileType::Socket, "socket"),
+            (FileType::CharacterDevice, "character device"),
+            (FileType::BlockDevice, "block device"),
+            (FileType::Unknown, "file of unknown type"),
+        ] {
+            assert_eq!(type_name(file_type), name);
+        }
     }
 
     #[test]

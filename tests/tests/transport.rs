@@ -369,7 +369,9 @@ fn death_is_notified_and_the_client_reconnects_after_a_restart() {
     let daemon = Daemon::start();
     let dir = daemon.dir.clone();
     let mut watcher = Probe::interactive(&daemon, &["death-watch"], None);
-    assert_eq!(field(&watcher.reply(), "value"), "0xdeadcafe");
+    let ready = watcher.reply();
+    assert_eq!(field(&ready, "value"), "0xdeadcafe");
+    assert_eq!(field(&ready, "alive"), "true");
     let status = daemon.stop_with(rustix::process::Signal::KILL);
     assert!(!status.success());
     let died = watcher.reply();

@@ -117,7 +117,11 @@ fn death_watch(options: &ConnectOptions) -> enea_buffer_client::Result<()> {
         let _ = tx.send(std::time::Instant::now());
     })?;
     let buffer = conn.map()?;
-    println!("ready value={:#010x}", buffer.load_u32(0)?);
+    println!(
+        "ready value={:#010x} alive={}",
+        buffer.load_u32(0)?,
+        conn.is_alive()
+    );
     let at = died.recv().expect("death recipient dropped");
     println!("died after_ms={}", at.elapsed().as_millis());
     let verdict = match conn.map() {
