@@ -35,6 +35,8 @@ enum Mode {
     WrongSize,
     /// Reports 2^40 bytes.
     Huge,
+    /// Refuses every fd with a service-specific error (out of resources).
+    Refuse,
 }
 
 #[derive(Parser)]
@@ -67,6 +69,12 @@ impl Evil {
 
     fn region(&self) -> rsbinder::BinderResult<ParcelFileDescriptor> {
         let (len, seals, truncate_after) = match self.mode {
+            Mode::Refuse => {
+                return Err(Status::new_service_specific_error(
+                    1,
+                    Some("out of fds".to_owned()),
+                ))
+            }
             Mode::Sealed | Mode::Huge => (SIZE, SealFlags::SHRINK | SealFlags::GROW, false),
             Mode::Unsealed => (SIZE, SealFlags::empty(), true),
             Mode::Shrinkable => (SIZE, SealFlags::GROW, true),
