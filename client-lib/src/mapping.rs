@@ -658,31 +658,30 @@ mod tests {
         );
     }
 
-    /// A writer on another mapping flips an aligned word between two
+    /// A writer on another mapping flips aligned words between two
     /// patterns; every aligned word-sized copy must see one of them whole,
     /// never a mix (a byte-wise copy tears within a few thousand tries).
     #[test]
     fn aligned_word_copies_never_tear() {
-        const ROUNDS: usize = 200_000;
+        const ROUNDS: usize = 1_000_000;
         let map = rw(4096);
         let writer_map = second(&map, true);
-        let a = 0x0000_0000_0000_0000u64;
-        let b = 0xFFFF_FFFF_FFFF_FFFFu64;
+        // Addresses are taken here, so a failure cannot leave the barrier waiting.
+        let word = writer_map.atomic::<AtomicU64>(8).unwrap() as usize;
+        let half = writer_map.atomic::<AtomicU32>(32).unwrap() as usize;
         let start = Arc::new(Barrier::new(2));
         let done = Arc::new(AtomicU32::new(0));
         let writer = {
             let (start, done) = (start.clone(), done.clone());
             std::thread::spawn(move || {
-                let word = writer_map.atomic::<AtomicU64>(8).unwrap();
-                // SAFETY: aligned, in bounds, mapped read-write; this thread is
-                // the only one using this mapping.
-                let word = unsafe { AtomicU64::from_ptr(word.cast()) };
-                let half = writer_map.atomic::<AtomicU32>(32).unwrap();
+                // SAFETY: aligned, in bounds, mapped read-write until the join
+                // below; only this thread uses this mapping.
+                let word = unsafe { AtomicU64::from_ptr(word as *mut u64) };
                 // SAFETY: as above.
-                let half = unsafe { AtomicU32::from_ptr(half.cast()) };
+                let half = unsafe { AtomicU32::from_ptr(half as *mut u32) };
                 start.wait();
                 while done.load(Ordering::Relaxed) == 0 {
-                    for v in [a, b] {
+                    for v in [0, u64::MAX] {
                         word.store(v, Ordering::Relaxed);
                         half.store(v as u32, Ordering::Relaxed);
                     }
@@ -690,20 +689,24 @@ mod tests {
             })
         };
         start.wait();
-        let word = std::mem::size_of::<usize>();
+        let width = std::mem::size_of::<usize>();
         let mut torn = Vec::new();
-        for _ in 0..ROUNDS {
-            let got = read(&map, 32, 4).unwrap();
+        // The writer stops however the reads end.
+        let reads = (0..ROUNDS).try_for_each(|_| {
+            let got = read(&map, 32, 4)?;
             if got != [0; 4] && got != [0xFF; 4] {
                 torn.push(got);
             }
-            let got = read(&map, 8, word).unwrap();
+            let got = read(&map, 8, width)?;
             if got.iter().any(|x| *x != got[0]) || (got[0] != 0 && got[0] != 0xFF) {
                 torn.push(got);
             }
-        }
+            Ok::<(), Error>(())
+        });
         done.store(1, Ordering::Relaxed);
         writer.join().unwrap();
+        drop(writer_map);
+        reads.unwrap();
         assert!(
             torn.is_empty(),
             "{} torn reads, e.g. {:x?}",
@@ -718,14 +721,15 @@ mod tests {
         const ROUNDS: usize = 200_000;
         let map = rw(4096);
         let reader_map = second(&map, false);
+        let word = reader_map.atomic::<AtomicU32>(16).unwrap() as usize;
         let start = Arc::new(Barrier::new(2));
         let done = Arc::new(AtomicU32::new(0));
         let reader = {
             let (start, done) = (start.clone(), done.clone());
             std::thread::spawn(move || {
-                let word = reader_map.atomic::<AtomicU32>(16).unwrap();
-                // SAFETY: aligned, in bounds, mapped; only loaded, Relaxed, 4 bytes.
-                let word = unsafe { &*word.cast_const() };
+                // SAFETY: aligned, in bounds, mapped until the join below; only
+                // loaded, Relaxed, 4 bytes.
+                let word = unsafe { &*(word as *const AtomicU32) };
                 let mut torn = 0usize;
                 start.wait();
                 while done.load(Ordering::Relaxed) == 0 {
@@ -736,12 +740,16 @@ mod tests {
             })
         };
         start.wait();
-        for _ in 0..ROUNDS {
-            write(&map, 16, &[0xFF; 4]).unwrap();
-            write(&map, 16, &[0; 4]).unwrap();
-        }
+        // The reader stops however the writes end.
+        let writes = (0..ROUNDS).try_for_each(|_| {
+            write(&map, 16, &[0xFF; 4])?;
+            write(&map, 16, &[0; 4])
+        });
         done.store(1, Ordering::Relaxed);
-        assert_eq!(reader.join().unwrap(), 0, "torn values seen");
+        let torn = reader.join().unwrap();
+        drop(reader_map);
+        writes.unwrap();
+        assert_eq!(torn, 0, "torn values seen");
     }
 
     #[test]
