@@ -545,4 +545,73 @@ fn the_rpc_root_object_is_the_service() {
         "{}",
         text(&wrong.stderr)
     );
+
+/// The CLI's connection flags reach the library: `--transport binder` looks
+/// only at kernel binder (here: at the device `--binder-device` names), and
+/// `--instance` names the instance asked for, even with a daemon serving
+/// the default instance on the socket.
+#[test]
+fn eneabuf_honours_transport_binder_device_and_instance() {
+    let daemon = start();
+    let socket = daemon.socket.display().to_string();
+    let run = |args: &[&str]| {
+        let mut cmd = Command::new(bins::path(bins::ENEABUF));
+        cmd.args(["--socket", &socket]).args(args);
+        run_bounded(cmd)
+    };
+    let kernel = run(&[
+        "--transport",
+        "binder",
+        "--binder-device",
+        "/nonexistent/binder",
+        "get",
+    ]);
+    assert_eq!(kernel.status.code(), Some(1));
+    assert_eq!(
+        text(&kernel.stderr).trim(),
+        "eneabuf: no vendor.enea.buffer daemon at kernel binder: no binder device at \
+         /nonexistent/binder"
+    );
+    let other = run(&["--transport", "socket", "--instance", "other", "get"]);
+    assert_eq!(other.status.code(), Some(1));
+    assert_eq!(
+        text(&other.stderr).trim(),
+        format!(
+            "eneabuf: no vendor.enea.buffer daemon at unix://{socket}: the daemon there does \
+             not serve vendor.enea.buffer.IEneaBuffer/other"
+        )
+    );
+    let info = run(&["--transport", "socket", "info"]);
+    assert_eq!(info.status.code(), Some(0), "{}", text(&info.stderr));
+    let info = text(&info.stdout);
+    assert!(
+        info.contains(&format!("endpoint:  unix://{socket}\n")),
+        "{info}"
+    );
+    assert!(
+        info.contains("transport: unix socket (rsbinder RPC)\n"),
+        "{info}"
+    );
+    assert!(
+        info.contains("service:   vendor.enea.buffer.IEneaBuffer/default\n"),
+        "{info}"
+    );
+}
+
+/// A client that drops its connection (and the callback session death
+/// notification needs) releases it at once, not when its process exits.
+#[test]
+fn a_dropped_connection_releases_its_session_while_the_client_lives() {
+    let daemon = start();
+    let pid = daemon.pid();
+    assert!(eneabuf(&daemon, &["get"]).status.success());
+    let baseline = fd_count(pid);
+    let mut client = enea_buffer_tests::Probe::interactive(&daemon, &["session"], None);
+    assert_eq!(client.reply(), "connected value=0xdeadcafe");
+    assert!(fd_count(pid) > baseline, "the session holds no daemon fds");
+    assert_eq!(client.ask("drop"), "dropped");
+    eventually("daemon fd count back to baseline", || {
+        fd_count(pid) <= baseline
+    });
+    assert!(client.finish().success());
 }
