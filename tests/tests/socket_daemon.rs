@@ -545,6 +545,7 @@ fn the_rpc_root_object_is_the_service() {
         "{}",
         text(&wrong.stderr)
     );
+}
 
 /// The CLI's connection flags reach the library: `--transport binder` looks
 /// only at kernel binder (here: at the device `--binder-device` names), and

@@ -287,8 +287,8 @@ EOF
 # loaded (Linux semantics on this 6.1 kernel, as on a Debian 12 host), not
 # under the Android policy. access_policy runs in both stages; its
 # socket-only tests are left out of the binder one.
-SOCKET_STAGE_TESTS="socket_daemon limits systemd_notify access_policy"
-BINDER_STAGE_SKIP="socket_daemon limits systemd_notify"
+SOCKET_STAGE_TESTS="socket_daemon limits systemd_notify hostile_server access_policy"
+BINDER_STAGE_SKIP="socket_daemon limits systemd_notify hostile_server"
 ACCESS_POLICY_SOCKET_ONLY="--skip gid_rules_apply_on_the_socket --skip bad_access_rules_are_refused_with_one_clear_line"
 
 # run_test <binary> <transport> [extra args...]
