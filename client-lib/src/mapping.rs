@@ -106,13 +106,13 @@ impl Mapping {
             flags |= MapFlags::POPULATE;
         }
         let len = region.len();
+        let fd = region.fd();
         // SAFETY: a new mapping at a kernel-chosen address aliases no Rust
         // object. It cannot fault: `verify` checked that the file holds
         // exactly `len` bytes and that nobody can change its size while it
         // is mapped (memfd sealed against shrinking and growing, or ashmem).
-        let base =
-            unsafe { rustix::mm::mmap(std::ptr::null_mut(), len, prot, flags, region.fd(), 0) }
-                .map_err(Error::Map)?;
+        let mapped = unsafe { rustix::mm::mmap(std::ptr::null_mut(), len, prot, flags, fd, 0) };
+        let base = mapped.map_err(Error::Map)?;
         let base = NonNull::new(base.cast::<u8>()).ok_or(Error::Map(rustix::io::Errno::FAULT))?;
         Ok(Self {
             range: MappedRange { base, len },
