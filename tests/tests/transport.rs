@@ -138,7 +138,7 @@ fn mapping_outlives_the_daemon_and_a_restart_hands_out_a_fresh_region() {
     fresh.quit();
 }
 
-/// 16 processes x 100,000 increments through the library's `fetch_add_u32`
+/// 16 processes x 200,000 increments through the library's `fetch_add_u32`
 /// lose none. Every worker maps the region first and waits; once all are
 /// ready each gets a line, and they then meet at a barrier in the region
 /// (word 1) so that none starts counting before all run: their increments
@@ -147,7 +147,7 @@ fn mapping_outlives_the_daemon_and_a_restart_hands_out_a_fresh_region() {
 #[test]
 fn sixteen_clients_incrementing_concurrently_lose_nothing() {
     const WORKERS: u32 = 16;
-    const COUNT: u32 = 400_000;
+    const COUNT: u32 = 200_000;
     let daemon = Daemon::start();
     let (count, workers) = (COUNT.to_string(), WORKERS.to_string());
     let mut workers: Vec<_> = (0..WORKERS)
