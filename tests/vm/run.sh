@@ -370,7 +370,7 @@ assemble_initramfs() {
     else
         problem "daemon binary not built (vendor.enea.buffer-service / vendor-enea-buffer-service)"
     fi
-    for name in eneabuf enea-buffer-probe enea-selinux; do
+    for name in eneabuf enea-buffer-probe enea-buffer-evil-server enea-selinux; do
         if bin=$(first_built $name); then
             install_static "$bin" "/system/bin/$name"
         else
