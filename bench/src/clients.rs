@@ -46,7 +46,7 @@ fn private_buffer(len: usize, fill: u8) -> Vec<u8> {
 /// memcpy between two private buffers, batches interleaved.
 pub fn bulk(socket: &Path, sizes: &[usize], rounds: usize, min_round: Duration) -> Res<()> {
     let conn = connect(socket)?;
-    let shm = conn
+    let mut shm = conn
         .map_with(MapOptions { populate: true })
         .map_err(|e| e.to_string())?;
     let max = *sizes.iter().max().ok_or("no sizes")?;
@@ -61,20 +61,20 @@ pub fn bulk(socket: &Path, sizes: &[usize], rounds: usize, min_round: Duration) 
             dst[..size].copy_from_slice(black_box(&src[..size]));
             black_box(dst);
         };
-        let product = || {
+        let mut product = || {
             shm.write_at(0, black_box(&src[..size])).expect("write_at");
             black_box(&shm);
         };
         let iters = calibrate(min_round, || memcpy(&mut dst));
-        calibrate(min_round, product);
+        calibrate(min_round, &mut product);
         let (mut base, mut ours) = (Vec::new(), Vec::new());
         for round in 0..rounds {
             // Alternate which goes first, so neither always follows the other's cache state.
             if round % 2 == 0 {
                 base.push(per_call(iters, || memcpy(&mut dst)));
-                ours.push(per_call(iters, product));
+                ours.push(per_call(iters, &mut product));
             } else {
-                ours.push(per_call(iters, product));
+                ours.push(per_call(iters, &mut product));
                 base.push(per_call(iters, || memcpy(&mut dst)));
             }
         }
@@ -103,7 +103,7 @@ pub fn first_touch(socket: &Path, rounds: usize, min_round: Duration) -> Res<()>
     let mut dst = private_buffer(size, 4);
     let sample = |populate: bool| -> Res<(f64, f64)> {
         let t0 = Instant::now();
-        let shm = conn
+        let mut shm = conn
             .map_with(MapOptions { populate })
             .map_err(|e| e.to_string())?;
         let t1 = Instant::now();

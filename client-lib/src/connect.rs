@@ -5,8 +5,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::error::{Error, Result};
-use crate::mapping::{MapOptions, ReadOnlyBuffer, SharedBuffer};
+use crate::mapping::{MapOptions, Mapping, ReadOnlyBuffer, SharedBuffer};
 use crate::platform::{self, IEneaBuffer, Keepalive, Status, Strong};
+use crate::verify::{self, VerifiedFd};
 
 /// Interface descriptor of the service.
 pub const DESCRIPTOR: &str = "vendor.enea.buffer.IEneaBuffer";
@@ -15,7 +16,8 @@ pub const DEFAULT_SOCKET: &str = "/tmp/vendor.enea.buffer.sock";
 /// Environment variable that overrides [`DEFAULT_SOCKET`] for both sides
 /// (an empty value counts as unset).
 pub const SOCKET_ENV: &str = "ENEA_BUFFER_SOCKET";
-/// Largest region a client agrees to map (the daemon's own limit).
+/// Largest region a client agrees to map (the daemon's own limit); a
+/// service that reports more is refused before anything is fetched.
 pub const MAX_SIZE: usize = 1 << 30;
 
 /// Which transport to look for the service on.
@@ -139,10 +141,7 @@ impl Connection {
             .service()
             .r#getBufferSize()
             .map_err(|s| conn.call_error("getBufferSize", s))?;
-        conn.size = usize::try_from(reported)
-            .ok()
-            .filter(|n| (4..=MAX_SIZE).contains(n))
-            .ok_or(Error::BadSize(reported))?;
+        conn.size = verify::region_size(reported)?;
         Ok(conn)
     }
 
@@ -200,34 +199,29 @@ impl Connection {
 
     /// Maps the region read-write with `options`.
     pub fn map_with(&self, options: MapOptions) -> Result<SharedBuffer> {
-        let fd = self.fetch("getBuffer", |s| s.r#getBuffer())?;
-        SharedBuffer::new(fd, self.size, options, self.keepalive.clone())
+        let region = self.fetch("getBuffer", |s| s.r#getBuffer())?;
+        let map = Mapping::new(region, true, options)?;
+        Ok(SharedBuffer::new(map, self.keepalive.clone()))
     }
 
     /// Maps the read-only view of the region.
     pub fn map_read_only(&self) -> Result<ReadOnlyBuffer> {
-        let fd = self.fetch("getReadOnlyBuffer", |s| s.r#getReadOnlyBuffer())?;
-        ReadOnlyBuffer::new(fd, self.size, MapOptions::default(), self.keepalive.clone())
+        let region = self.fetch("getReadOnlyBuffer", |s| s.r#getReadOnlyBuffer())?;
+        let map = Mapping::new(region, false, MapOptions::default())?;
+        Ok(ReadOnlyBuffer::new(map, self.keepalive.clone()))
     }
 
-    /// Calls the getter and checks the fd against the reported size.
+    /// Calls the getter and checks the fd it returns: a region of exactly
+    /// the reported size that nobody can resize (see `verify`).
     fn fetch(
         &self,
         call: &'static str,
         get: impl FnOnce(&Strong<dyn IEneaBuffer>) -> std::result::Result<platform::ParcelFd, Status>,
-    ) -> Result<OwnedFd> {
+    ) -> Result<VerifiedFd> {
         let fd: OwnedFd = get(self.service())
             .map_err(|s| self.call_error(call, s))?
             .into();
-        // ashmem reports 0; a memfd reports its real size, which must match.
-        let actual = rustix::fs::fstat(&fd).map_err(Error::Stat)?.st_size as u64;
-        if actual != 0 && actual != self.size as u64 {
-            return Err(Error::SizeMismatch {
-                reported: self.size,
-                actual,
-            });
-        }
-        Ok(fd)
+        verify::verify(fd, self.size)
     }
 
     fn call_error(&self, call: &'static str, status: Status) -> Error {

@@ -27,9 +27,25 @@ pub enum Error {
         /// The binder status, as text.
         status: String,
     },
-    /// The size the service reports is unusable.
+    /// The size the service reports is unusable (below one 32-bit word).
     #[error("the service reported an invalid region size: {0} bytes")]
     BadSize(i64),
+    /// The service reports a region larger than a client agrees to map.
+    #[error("the service reported a region of {reported} bytes, more than the {max} bytes a client maps")]
+    TooLarge {
+        /// What `getBufferSize()` said.
+        reported: i64,
+        /// [`crate::MAX_SIZE`].
+        max: usize,
+    },
+    /// The received fd is neither a memfd nor ashmem, so nothing bounds
+    /// its size while it is mapped.
+    #[error("the region's fd is not shared memory (a memfd or ashmem) but a {0}")]
+    NotSharedMemory(&'static str),
+    /// The memfd lacks a seal that keeps its size fixed: its owner could
+    /// shrink it under the mapping.
+    #[error("region is not sealed against {0}")]
+    NotSealed(&'static str),
     /// The fd the service sent does not hold the size it reported.
     #[error(
         "region size mismatch: the service reports {reported} bytes but its fd holds {actual}"
@@ -37,8 +53,17 @@ pub enum Error {
     SizeMismatch {
         /// What `getBufferSize()` said.
         reported: usize,
-        /// What `fstat` of the received fd says.
+        /// What the received fd holds (`fstat`, or `ASHMEM_GET_SIZE` for ashmem).
         actual: u64,
+    },
+    /// Reading the memfd's seals (`F_GET_SEALS`) or the ashmem size
+    /// (`ASHMEM_GET_SIZE`) failed.
+    #[error("inspecting the region's {what} failed: {errno}")]
+    Inspect {
+        /// What was being read.
+        what: &'static str,
+        /// The kernel's error.
+        errno: Errno,
     },
     /// `mmap` of the received fd failed.
     #[error("mapping the region failed: {0}")]
@@ -56,7 +81,10 @@ pub enum Error {
         /// Region size.
         size: usize,
     },
-    /// An atomic access at an offset that is not a multiple of its size.
+    /// A write through a mapping made read-only.
+    #[error("the mapping is read-only")]
+    ReadOnly,
+    /// An atomic access at an offset that is not a multiple of its alignment.
     #[error("offset {offset} is not aligned to {align} bytes")]
     Misaligned {
         /// The offset asked for.

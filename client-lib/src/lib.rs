@@ -10,12 +10,32 @@
 //! println!("{before:#x} -> {:#x}", buffer.load_u32(0)?);
 //! # Ok::<(), enea_buffer_client::Error>(())
 //! ```
+//!
+//! # Guarantees
+//!
+//! - **No server or peer can make a client fault.** A region is mapped only
+//!   after its fd was checked: a memfd must be sealed against shrinking and
+//!   growing (`F_SEAL_SHRINK | F_SEAL_GROW`) and hold exactly the size the
+//!   service reported; ashmem (older devices) must report exactly that size
+//!   through `ASHMEM_GET_SIZE`; a reported size above [`MAX_SIZE`] is
+//!   refused before anything is fetched. Anything else is refused with an
+//!   [`Error`] that names the problem (e.g. "region is not sealed against
+//!   shrinking") and is never mapped, so nobody can truncate the file under
+//!   the mapping and turn an access into SIGBUS. Every access is
+//!   bounds-checked, and atomics are alignment-checked, before it is made.
+//! - **Sound access to memory other processes write.** The mapping is never
+//!   exposed as a Rust slice. Word access is atomic, byte-range copies are
+//!   volatile, and no safe API lets the two meet on the same bytes within
+//!   this process (see [`SharedBuffer`] and the module docs of its methods).
+//!   A read-only mapping is read with `Relaxed` loads and an `Acquire` fence,
+//!   as the standard library allows on read-only memory.
 
 mod connect;
 mod dump;
 mod error;
 mod mapping;
 mod platform;
+mod verify;
 
 pub use connect::{
     declared_instances, ConnectOptions, Connection, DeathWatch, Transport, TransportKind,

@@ -1,20 +1,47 @@
 //! Safe handles over a region that other processes write concurrently.
 //!
+//! # Access model
+//!
 //! The mapped bytes are never exposed as `&[u8]` / `&mut [u8]`: another
-//! process may change them at any time, which Rust references forbid.
-//! Access is through atomics on aligned words, or explicit copies in and
-//! out of caller-owned buffers (which may observe a torn, half-updated
-//! range when writers race, exactly like `memcpy` in C).
+//! process may change them at any time, which Rust references forbid. Every
+//! access is one of two kinds, and no safe API lets the two meet on the same
+//! bytes at the same time in this process:
+//!
+//! - **Atomics** on naturally aligned words (`load_u32`, `fetch_add_u32`,
+//!   `atomic_u32`, `atomic_u64`): the only way to synchronise with other
+//!   processes (a `Release` store there, an `Acquire` load here).
+//! - **Volatile copies** of byte ranges (`read_at`, `write_at`): the
+//!   compiler must perform each access exactly as written, so it can neither
+//!   assume the bytes stay put (a polling loop re-reads them) nor invent or
+//!   merge accesses. A copy may observe a range half-updated by a racing
+//!   writer, exactly like `memcpy` in C; it carries no ordering, so pair it
+//!   with an atomic flag. Copies are split at the region side into the
+//!   widest naturally aligned accesses (up to the machine word): a copy of
+//!   an aligned word is one load or store of that word, so a peer's aligned
+//!   word store is seen whole or not at all; a bulk copy is a loop of
+//!   aligned word accesses with a few narrower ones at its ends.
+//!
+//! Rust's memory model makes a data race of a non-atomic (volatile included)
+//! access racing a write to the same bytes, and of racing atomic accesses
+//! that partially overlap (a 64-bit one against a 32-bit one). Within one
+//! handle the borrow checker rules both out: 32-bit atomics take `&self`
+//! (all the same size and alignment, so they overlap exactly or not at all),
+//! while byte copies and 64-bit atomics on a [`SharedBuffer`] take
+//! `&mut self`. A [`ReadOnlyBuffer`] only ever reads, and reads never race.
+//! Other processes, and other mappings of the same file in this process,
+//! are at addresses the compiler knows nothing about: for them the volatile
+//! and atomic accesses above are what the hardware executes, nothing more is
+//! assumed.
 
-use std::ffi::c_void;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicU32, AtomicU64};
+use std::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
 
 use rustix::mm::{MapFlags, ProtFlags};
 
 use crate::error::{Error, Result};
 use crate::platform::Keepalive;
+use crate::verify::VerifiedFd;
 
 /// How to map a region.
 #[derive(Clone, Copy, Debug, Default)]
@@ -45,29 +72,30 @@ impl FileIdentity {
     }
 }
 
-/// A mapping plus the fd it came from and the proxy it was fetched through.
-struct Mapping {
-    base: NonNull<c_void>,
+/// Where a mapping lives: the only part of a buffer that is `Send`/`Sync`
+/// by assertion; every other field must be so on its own.
+struct MappedRange {
+    base: NonNull<u8>,
     len: usize,
-    fd: OwnedFd,
-    // Held so the service (and, over RPC, the session) lives as long as the mapping.
-    _keepalive: Keepalive,
 }
 
-// SAFETY: the mapping is owned by this value; all access to its memory is
-// atomic or by raw copies that tolerate concurrent writers.
-unsafe impl Send for Mapping {}
-// SAFETY: as above; no method hands out a plain reference into the mapping.
-unsafe impl Sync for Mapping {}
+// SAFETY: an address range of a shared mapping belongs to the process, not
+// to a thread; moving it to another thread moves no access along with it.
+unsafe impl Send for MappedRange {}
+// SAFETY: `&MappedRange` only yields addresses. Accesses through them are
+// made by `Mapping`, whose unsafe copy methods state what the caller must
+// exclude, and by the buffers' atomics; see the module docs.
+unsafe impl Sync for MappedRange {}
+
+/// A shared mapping of a verified region, and the fd it came from.
+pub(crate) struct Mapping {
+    range: MappedRange,
+    fd: OwnedFd,
+}
 
 impl Mapping {
-    fn new(
-        fd: OwnedFd,
-        len: usize,
-        writable: bool,
-        options: MapOptions,
-        keepalive: Keepalive,
-    ) -> Result<Self> {
+    /// Maps `region` shared, read-write or read-only.
+    pub(crate) fn new(region: VerifiedFd, writable: bool, options: MapOptions) -> Result<Self> {
         let prot = if writable {
             ProtFlags::READ | ProtFlags::WRITE
         } else {
@@ -77,81 +105,187 @@ impl Mapping {
         if options.populate {
             flags |= MapFlags::POPULATE;
         }
+        let len = region.len();
         // SAFETY: a new mapping at a kernel-chosen address aliases no Rust
-        // object; `len` was checked against the file's size by the caller.
-        let base = unsafe { rustix::mm::mmap(std::ptr::null_mut(), len, prot, flags, &fd, 0) }
-            .map_err(Error::Map)?;
-        let base = NonNull::new(base).ok_or(Error::Map(rustix::io::Errno::FAULT))?;
+        // object. It cannot fault: `verify` checked that the file holds
+        // exactly `len` bytes and that nobody can change its size while it
+        // is mapped (memfd sealed against shrinking and growing, or ashmem).
+        let base =
+            unsafe { rustix::mm::mmap(std::ptr::null_mut(), len, prot, flags, region.fd(), 0) }
+                .map_err(Error::Map)?;
+        let base = NonNull::new(base.cast::<u8>()).ok_or(Error::Map(rustix::io::Errno::FAULT))?;
         Ok(Self {
-            base,
-            len,
-            fd,
-            _keepalive: keepalive,
+            range: MappedRange { base, len },
+            fd: region.into_fd(),
         })
     }
 
-    fn check(&self, offset: usize, len: usize) -> Result<*mut u8> {
+    fn len(&self) -> usize {
+        self.range.len
+    }
+
+    /// The address of `len` bytes at `offset`, if they are inside the mapping.
+    fn span(&self, offset: usize, len: usize) -> Result<*mut u8> {
         match offset.checked_add(len) {
-            Some(end) if end <= self.len => {}
+            Some(end) if end <= self.range.len => {}
             _ => {
                 return Err(Error::OutOfBounds {
                     offset,
                     len,
-                    size: self.len,
+                    size: self.range.len,
                 })
             }
         }
-        // SAFETY: offset + len <= self.len, so the pointer stays in the mapping.
-        Ok(unsafe { self.base.as_ptr().cast::<u8>().add(offset) })
+        // SAFETY: offset + len <= len of the mapping, so the pointer stays
+        // inside it (or one past its end when len is 0).
+        Ok(unsafe { self.range.base.as_ptr().add(offset) })
     }
 
-    fn aligned<T>(&self, offset: usize) -> Result<*mut T> {
-        let align = std::mem::align_of::<T>();
+    /// The address of an `A` at `offset`, if it is inside the mapping and
+    /// aligned as `A` requires. `A` is the atomic type itself: `AtomicU64`
+    /// needs 8 bytes even where `u64` needs only 4 (32-bit x86 and ARM).
+    fn atomic<A>(&self, offset: usize) -> Result<*mut A> {
+        let align = std::mem::align_of::<A>();
         if offset % align != 0 {
             return Err(Error::Misaligned { offset, align });
         }
-        // The mapping is page-aligned, so an aligned offset gives an aligned pointer.
-        Ok(self.check(offset, std::mem::size_of::<T>())?.cast::<T>())
+        // The mapping is page-aligned, so an aligned offset is an aligned address.
+        Ok(self.span(offset, std::mem::size_of::<A>())?.cast::<A>())
     }
 
-    fn read_at(&self, offset: usize, out: &mut [u8]) -> Result<()> {
-        let src = self.check(offset, out.len())?;
-        // SAFETY: `src..src+len` is inside the live mapping and `out` is a
-        // distinct private buffer; a concurrent writer can only make the copy
-        // see a mix of old and new bytes, never touch `out` or go out of range.
-        unsafe { std::ptr::copy_nonoverlapping(src, out.as_mut_ptr(), out.len()) };
+    /// Copies `out.len()` bytes at `offset` out of the region.
+    ///
+    /// # Safety
+    /// Nothing in this process may write those bytes through this mapping
+    /// while the copy runs (the caller's borrow ensures it).
+    unsafe fn read_into(&self, offset: usize, out: &mut [u8]) -> Result<()> {
+        let src = self.span(offset, out.len())?;
+        // SAFETY: `src..src+out.len()` is inside the live mapping (checked
+        // above), which is readable; `out` is private memory of the caller,
+        // distinct from the mapping; the caller excludes racing writes from
+        // this process, other writers are outside the compiler's view.
+        unsafe { copy_volatile(src, out.as_mut_ptr(), out.len(), Direction::FromRegion) };
+        Ok(())
+    }
+
+    /// Copies `data` into the region at `offset`.
+    ///
+    /// # Safety
+    /// The mapping must be writable, and nothing else in this process may
+    /// access those bytes through this mapping while the copy runs.
+    unsafe fn write_from(&self, offset: usize, data: &[u8]) -> Result<()> {
+        let dst = self.span(offset, data.len())?;
+        // SAFETY: `dst..dst+data.len()` is inside the live mapping (checked
+        // above), writable by the caller's promise; `data` is distinct
+        // private memory; the caller excludes racing accesses from this process.
+        unsafe {
+            copy_volatile(
+                dst,
+                data.as_ptr().cast_mut(),
+                data.len(),
+                Direction::IntoRegion,
+            )
+        };
         Ok(())
     }
 }
 
 impl Drop for Mapping {
     fn drop(&mut self) {
-        // SAFETY: exactly the mapping made in `new`; the borrows handed out
-        // (`&AtomicU32` etc.) are tied to `&self`, so none outlives it.
-        let _ = unsafe { rustix::mm::munmap(self.base.as_ptr(), self.len) };
+        // SAFETY: exactly the mapping made in `new`; every borrow handed out
+        // (`&AtomicU32` etc.) is tied to a borrow of its owner, so none
+        // outlives it.
+        let _ = unsafe { rustix::mm::munmap(self.range.base.as_ptr().cast(), self.range.len) };
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Direction {
+    FromRegion,
+    IntoRegion,
+}
+
+/// The widest access (1, 2, 4 or 8 bytes, at most the machine word) that is
+/// naturally aligned at `addr` and fits in `left` bytes.
+fn access_width(addr: usize, left: usize) -> usize {
+    [8, 4, 2]
+        .into_iter()
+        .filter(|width| *width <= std::mem::size_of::<usize>())
+        .find(|width| addr % width == 0 && *width <= left)
+        .unwrap_or(1)
+}
+
+/// Copies `len` bytes between `region` (shared memory, accessed volatile,
+/// in naturally aligned pieces) and `private` (the caller's own buffer,
+/// accessed plainly and unaligned), in `direction`.
+///
+/// # Safety
+/// `region..region+len` must be inside a live mapping, readable and, for
+/// `IntoRegion`, writable; `private..private+len` must be valid for reads
+/// (`IntoRegion`) or writes (`FromRegion`) and not overlap the region; no
+/// access in this process may race the region's bytes except reads, and
+/// only when `direction` is `FromRegion`.
+unsafe fn copy_volatile(region: *mut u8, private: *mut u8, len: usize, direction: Direction) {
+    let mut done = 0;
+    while done < len {
+        // SAFETY: done < len, so both stay inside their ranges.
+        let (r, p) = unsafe { (region.add(done), private.add(done)) };
+        let width = access_width(r as usize, len - done);
+        // SAFETY: `r` is aligned to `width` (access_width) and `width` bytes
+        // fit in what is left of both ranges; the region side is volatile
+        // so the access happens exactly once, at this width; the private
+        // side may be unaligned, hence read/write_unaligned.
+        unsafe {
+            match (width, direction) {
+                (8, Direction::FromRegion) => p
+                    .cast::<u64>()
+                    .write_unaligned(r.cast::<u64>().read_volatile()),
+                (8, Direction::IntoRegion) => r
+                    .cast::<u64>()
+                    .write_volatile(p.cast::<u64>().read_unaligned()),
+                (4, Direction::FromRegion) => p
+                    .cast::<u32>()
+                    .write_unaligned(r.cast::<u32>().read_volatile()),
+                (4, Direction::IntoRegion) => r
+                    .cast::<u32>()
+                    .write_volatile(p.cast::<u32>().read_unaligned()),
+                (2, Direction::FromRegion) => p
+                    .cast::<u16>()
+                    .write_unaligned(r.cast::<u16>().read_volatile()),
+                (2, Direction::IntoRegion) => r
+                    .cast::<u16>()
+                    .write_volatile(p.cast::<u16>().read_unaligned()),
+                (_, Direction::FromRegion) => p.write(r.read_volatile()),
+                (_, Direction::IntoRegion) => r.write_volatile(p.read()),
+            }
+        }
+        done += width;
     }
 }
 
 /// A read-write mapping of the shared region. Unmaps and closes on drop.
 pub struct SharedBuffer {
     map: Mapping,
+    // Held so the service (and, over RPC, the session) lives as long as the mapping.
+    _keepalive: Keepalive,
 }
 
 /// A read-only mapping of the shared region: it has no way to write.
 pub struct ReadOnlyBuffer {
     map: Mapping,
+    _keepalive: Keepalive,
 }
 
 macro_rules! common_accessors {
     () => {
         /// The region's size in bytes.
         pub fn len(&self) -> usize {
-            self.map.len
+            self.map.len()
         }
 
-        /// Always false: the service never hands out an empty region.
+        /// Always false: the client never maps an empty region.
         pub fn is_empty(&self) -> bool {
-            self.map.len == 0
+            self.map.len() == 0
         }
 
         /// The fd this mapping came from (owned by the handle).
@@ -166,89 +300,451 @@ macro_rules! common_accessors {
 
         /// Where the region is mapped in this process (differs per process).
         pub fn base_addr(&self) -> usize {
-            self.map.base.as_ptr() as usize
+            self.map.range.base.as_ptr() as usize
         }
 
         /// `st_dev`/`st_ino` of the region's file.
         pub fn identity(&self) -> Result<FileIdentity> {
             FileIdentity::of(self.fd())
         }
-
-        /// Atomically loads the aligned 32-bit word at byte `offset`.
-        pub fn load_u32(&self, offset: usize) -> Result<u32> {
-            let p = self.map.aligned::<u32>(offset)?;
-            // SAFETY: aligned, in bounds, mapped for reading while `self` lives.
-            Ok(unsafe { AtomicU32::from_ptr(p) }.load(std::sync::atomic::Ordering::SeqCst))
-        }
-
-        /// Copies `out.len()` bytes starting at `offset` out of the region.
-        pub fn read_at(&self, offset: usize, out: &mut [u8]) -> Result<()> {
-            self.map.read_at(offset, out)
-        }
     };
 }
 
 impl SharedBuffer {
-    pub(crate) fn new(
-        fd: OwnedFd,
-        len: usize,
-        options: MapOptions,
-        keepalive: Keepalive,
-    ) -> Result<Self> {
-        Mapping::new(fd, len, true, options, keepalive).map(|map| Self { map })
+    pub(crate) fn new(map: Mapping, keepalive: Keepalive) -> Self {
+        Self {
+            map,
+            _keepalive: keepalive,
+        }
     }
 
     common_accessors!();
 
     /// The aligned 32-bit word at byte `offset`, for any atomic operation.
+    /// Any number of these may be used at once, from any thread.
     pub fn atomic_u32(&self, offset: usize) -> Result<&AtomicU32> {
-        let p = self.map.aligned::<u32>(offset)?;
-        // SAFETY: aligned, in bounds and mapped read-write for as long as the
-        // returned borrow of `self`; atomics allow other processes to write it.
-        Ok(unsafe { AtomicU32::from_ptr(p) })
+        let p = self.map.atomic::<AtomicU32>(offset)?;
+        // SAFETY: aligned for AtomicU32, in bounds, and mapped read-write for
+        // as long as the returned borrow of `self`. While `&self` is borrowed
+        // this handle only makes 4-byte atomic accesses at 4-aligned
+        // offsets, which overlap exactly or not at all; copies and 64-bit
+        // atomics need `&mut self`. Other processes change the word only
+        // through the hardware, which atomics are made to share.
+        Ok(unsafe { AtomicU32::from_ptr(p.cast()) })
     }
 
-    /// The aligned 64-bit word at byte `offset`, for any atomic operation.
-    pub fn atomic_u64(&self, offset: usize) -> Result<&AtomicU64> {
-        let p = self.map.aligned::<u64>(offset)?;
-        // SAFETY: as for `atomic_u32`.
-        Ok(unsafe { AtomicU64::from_ptr(p) })
+    /// The aligned 64-bit word at byte `offset` (a multiple of 8), for any
+    /// atomic operation. Takes the handle exclusively: a 64-bit atomic must
+    /// not race the 32-bit atomics of [`Self::atomic_u32`] on the same
+    /// bytes. Share the returned reference to use it from several threads.
+    pub fn atomic_u64(&mut self, offset: usize) -> Result<&AtomicU64> {
+        let p = self.map.atomic::<AtomicU64>(offset)?;
+        // SAFETY: aligned for AtomicU64 (8 bytes, checked against the atomic
+        // type, not u64), in bounds and mapped read-write while `self` is
+        // borrowed; the exclusive borrow keeps every other access of this
+        // handle away while the reference lives, so all in-process accesses
+        // through it are this one 64-bit atomic.
+        Ok(unsafe { AtomicU64::from_ptr(p.cast()) })
+    }
+
+    /// Atomically loads the aligned 32-bit word at byte `offset` (`SeqCst`).
+    pub fn load_u32(&self, offset: usize) -> Result<u32> {
+        Ok(self.atomic_u32(offset)?.load(Ordering::SeqCst))
     }
 
     /// Atomically adds `value` (wrapping) to the word at `offset`; returns the old value.
     pub fn fetch_add_u32(&self, offset: usize, value: u32) -> Result<u32> {
-        Ok(self
-            .atomic_u32(offset)?
-            .fetch_add(value, std::sync::atomic::Ordering::SeqCst))
+        Ok(self.atomic_u32(offset)?.fetch_add(value, Ordering::SeqCst))
     }
 
-    /// Atomically stores `value` into the word at `offset`.
+    /// Atomically stores `value` into the word at `offset` (`SeqCst`).
     pub fn store_u32(&self, offset: usize, value: u32) -> Result<()> {
-        self.atomic_u32(offset)?
-            .store(value, std::sync::atomic::Ordering::SeqCst);
+        self.atomic_u32(offset)?.store(value, Ordering::SeqCst);
         Ok(())
     }
 
-    /// Copies `data` into the region starting at `offset`.
-    pub fn write_at(&self, offset: usize, data: &[u8]) -> Result<()> {
-        let dst = self.map.check(offset, data.len())?;
-        // SAFETY: `dst..dst+len` is inside the live writable mapping and `data`
-        // is a distinct buffer; racing writers can interleave bytes but the
-        // copy never leaves the mapping.
-        unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), dst, data.len()) };
-        Ok(())
+    /// Copies `out.len()` bytes at `offset` out of the region (volatile; see
+    /// the module docs). Takes the handle exclusively so that no atomic of
+    /// this handle writes the bytes meanwhile.
+    pub fn read_at(&mut self, offset: usize, out: &mut [u8]) -> Result<()> {
+        // SAFETY: `&mut self`: no other access through this mapping runs
+        // meanwhile, and no borrow of its atomics is alive.
+        unsafe { self.map.read_into(offset, out) }
+    }
+
+    /// Copies `data` into the region at `offset` (volatile; see the module
+    /// docs). Takes the handle exclusively so that no atomic of this handle
+    /// touches the bytes meanwhile.
+    pub fn write_at(&mut self, offset: usize, data: &[u8]) -> Result<()> {
+        // SAFETY: a SharedBuffer's mapping is always read-write (made by
+        // `Connection::map_with`), and `&mut self` keeps every other access
+        // through it away while the copy runs.
+        unsafe { self.map.write_from(offset, data) }
     }
 }
 
 impl ReadOnlyBuffer {
-    pub(crate) fn new(
-        fd: OwnedFd,
-        len: usize,
-        options: MapOptions,
-        keepalive: Keepalive,
-    ) -> Result<Self> {
-        Mapping::new(fd, len, false, options, keepalive).map(|map| Self { map })
+    pub(crate) fn new(map: Mapping, keepalive: Keepalive) -> Self {
+        Self {
+            map,
+            _keepalive: keepalive,
+        }
     }
 
     common_accessors!();
+
+    /// Loads the aligned 32-bit word at byte `offset` with acquire
+    /// semantics: a `Relaxed` load followed by an `Acquire` fence, the form
+    /// the standard library allows on read-only memory.
+    pub fn load_u32(&self, offset: usize) -> Result<u32> {
+        let p = self.map.atomic::<AtomicU32>(offset)?;
+        // SAFETY: aligned for AtomicU32, in bounds and mapped (read-only) for
+        // as long as `self`. The reference is only used for one `Relaxed`
+        // load of 4 bytes, which std documents as sound on read-only memory
+        // on every target (unlike `from_ptr`, which requires writable
+        // memory, or any other ordering). Nothing in this process writes
+        // through a read-only mapping.
+        let word = unsafe { &*p.cast_const() };
+        let value = word.load(Ordering::Relaxed);
+        fence(Ordering::Acquire);
+        Ok(value)
+    }
+
+    /// Copies `out.len()` bytes at `offset` out of the region (volatile; see
+    /// the module docs).
+    pub fn read_at(&self, offset: usize, out: &mut [u8]) -> Result<()> {
+        // SAFETY: this mapping is read-only: nothing in this process writes
+        // through it, and reads do not race reads.
+        unsafe { self.map.read_into(offset, out) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verify::verify;
+    use rustix::fs::{MemfdFlags, SealFlags};
+    use std::sync::{Arc, Barrier};
+
+    /// A sealed memfd of `len` bytes, checked as a client would.
+    fn region(len: usize) -> VerifiedFd {
+        let fd = rustix::fs::memfd_create("mapping-test", MemfdFlags::ALLOW_SEALING).unwrap();
+        rustix::fs::ftruncate(&fd, len as u64).unwrap();
+        rustix::fs::fcntl_add_seals(&fd, SealFlags::SHRINK | SealFlags::GROW).unwrap();
+        verify(fd, len).unwrap()
+    }
+
+    /// A second mapping of the same file (another fd of it).
+    fn second(map: &Mapping, writable: bool) -> Mapping {
+        let fd = rustix::io::fcntl_dupfd_cloexec(&map.fd, 0).unwrap();
+        Mapping::new(
+            verify(fd, map.len()).unwrap(),
+            writable,
+            MapOptions::default(),
+        )
+        .unwrap()
+    }
+
+    fn rw(len: usize) -> Mapping {
+        Mapping::new(region(len), true, MapOptions::default()).unwrap()
+    }
+
+    fn read(map: &Mapping, offset: usize, len: usize) -> Result<Vec<u8>> {
+        let mut out = vec![0xAA; len];
+        // SAFETY: single-threaded test; nothing writes the mapping meanwhile.
+        unsafe { map.read_into(offset, &mut out) }.map(|()| out)
+    }
+
+    fn write(map: &Mapping, offset: usize, data: &[u8]) -> Result<()> {
+        // SAFETY: `map` is read-write; single-threaded test.
+        unsafe { map.write_from(offset, data) }
+    }
+
+    #[test]
+    fn every_range_round_trips_at_every_alignment() {
+        let map = rw(64);
+        let other = second(&map, false);
+        for offset in 0..24 {
+            for len in 0..=40 {
+                let data: Vec<u8> = (0..len).map(|i| (offset * 41 + i * 7 + 1) as u8).collect();
+                write(&map, offset, &data).unwrap();
+                assert_eq!(read(&map, offset, len).unwrap(), data, "{offset}+{len}");
+                // Through another mapping of the file: the bytes really are there.
+                assert_eq!(read(&other, offset, len).unwrap(), data, "{offset}+{len}");
+            }
+        }
+        // Neighbours are untouched.
+        write(&map, 0, &[0; 64]).unwrap();
+        write(&map, 13, &[0xFF; 7]).unwrap();
+        let all = read(&other, 0, 64).unwrap();
+        assert!(all[..13].iter().all(|b| *b == 0), "{all:?}");
+        assert!(all[13..20].iter().all(|b| *b == 0xFF), "{all:?}");
+        assert!(all[20..].iter().all(|b| *b == 0), "{all:?}");
+    }
+
+    #[test]
+    fn ranges_outside_the_region_are_refused_with_their_bounds() {
+        let map = rw(100);
+        let out_of_bounds = |offset: usize, len: usize| {
+            matches!(
+                read(&map, offset, len),
+                Err(Error::OutOfBounds { offset: o, len: l, size: 100 }) if o == offset && l == len
+            ) && matches!(
+                write(&map, offset, &vec![0; len]),
+                Err(Error::OutOfBounds { offset: o, len: l, size: 100 }) if o == offset && l == len
+            )
+        };
+        assert!(out_of_bounds(0, 101));
+        assert!(out_of_bounds(99, 2));
+        assert!(out_of_bounds(100, 1));
+        assert!(out_of_bounds(101, 0));
+        // offset + len overflows usize.
+        assert!(matches!(
+            map.span(usize::MAX, 2),
+            Err(Error::OutOfBounds {
+                offset: usize::MAX,
+                len: 2,
+                size: 100
+            })
+        ));
+        // The last byte, and the empty range at the end, are inside.
+        assert_eq!(read(&map, 99, 1).unwrap().len(), 1);
+        assert_eq!(read(&map, 100, 0).unwrap().len(), 0);
+        assert_eq!(read(&map, 0, 100).unwrap().len(), 100);
+        assert_eq!(
+            Error::OutOfBounds {
+                offset: 99,
+                len: 2,
+                size: 100
+            }
+            .to_string(),
+            "2 bytes at offset 99 do not fit in the 100-byte region"
+        );
+    }
+
+    #[test]
+    fn atomics_must_be_aligned_to_their_atomic_type_and_inside() {
+        let map = rw(64);
+        for offset in [1, 2, 3, 5, 6, 7, 61] {
+            assert!(matches!(
+                map.atomic::<AtomicU32>(offset),
+                Err(Error::Misaligned { offset: o, align: 4 }) if o == offset
+            ));
+        }
+        // The 8-byte rule holds on every target, 32-bit ones included.
+        for offset in [4, 12, 1, 60] {
+            assert!(matches!(
+                map.atomic::<AtomicU64>(offset),
+                Err(Error::Misaligned { offset: o, align: 8 }) if o == offset
+            ));
+        }
+        assert!(map.atomic::<AtomicU32>(60).is_ok());
+        assert!(map.atomic::<AtomicU64>(56).is_ok());
+        assert!(matches!(
+            map.atomic::<AtomicU32>(64),
+            Err(Error::OutOfBounds {
+                offset: 64,
+                len: 4,
+                size: 64
+            })
+        ));
+        assert!(matches!(
+            map.atomic::<AtomicU64>(64),
+            Err(Error::OutOfBounds {
+                offset: 64,
+                len: 8,
+                size: 64
+            })
+        ));
+        // The address handed out is the one asked for.
+        let base = map.range.base.as_ptr() as usize;
+        assert_eq!(map.atomic::<AtomicU64>(56).unwrap() as usize, base + 56);
+        assert_eq!(map.atomic::<AtomicU32>(60).unwrap() as usize, base + 60);
+        assert_eq!(
+            Error::Misaligned {
+                offset: 4,
+                align: 8
+            }
+            .to_string(),
+            "offset 4 is not aligned to 8 bytes"
+        );
+    }
+
+    #[test]
+    fn access_width_is_the_widest_aligned_piece_that_fits() {
+        let word = std::mem::size_of::<usize>();
+        assert_eq!(access_width(0x1000, 64), word);
+        assert_eq!(access_width(0x1000, 4), 4);
+        assert_eq!(access_width(0x1004, 64), 4);
+        assert_eq!(access_width(0x1002, 64), 2);
+        assert_eq!(access_width(0x1002, 1), 1);
+        assert_eq!(access_width(0x1001, 64), 1);
+        assert_eq!(access_width(0x1000, 3), 2);
+        assert_eq!(access_width(0x1000, 1), 1);
+    }
+
+    /// Bytes in resident memory of the mapping at `base`, from /proc/self/smaps.
+    fn resident(base: usize) -> usize {
+        let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap();
+        let start = format!("{base:x}-");
+        let mut lines = smaps.lines().skip_while(|l| !l.starts_with(&start));
+        lines.next().expect("mapping not in smaps");
+        let rss = lines
+            .find_map(|l| l.strip_prefix("Rss:"))
+            .expect("no Rss line");
+        rss.trim()
+            .trim_end_matches("kB")
+            .trim()
+            .parse::<usize>()
+            .unwrap()
+            * 1024
+    }
+
+    #[test]
+    fn populate_faults_every_page_in_at_map_time() {
+        let len = 64 * 4096;
+        let lazy = Mapping::new(region(len), true, MapOptions { populate: false }).unwrap();
+        assert_eq!(resident(lazy.range.base.as_ptr() as usize), 0);
+        let eager = Mapping::new(region(len), true, MapOptions { populate: true }).unwrap();
+        assert_eq!(resident(eager.range.base.as_ptr() as usize), len);
+        let eager_ro = Mapping::new(region(len), false, MapOptions { populate: true }).unwrap();
+        assert_eq!(resident(eager_ro.range.base.as_ptr() as usize), len);
+    }
+
+    #[test]
+    fn a_read_only_mapping_is_mapped_without_write_permission() {
+        let ro = Mapping::new(region(4096), false, MapOptions::default()).unwrap();
+        let base = ro.range.base.as_ptr() as usize;
+        let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+        let line = maps
+            .lines()
+            .find(|l| l.starts_with(&format!("{base:x}-")))
+            .unwrap();
+        assert_eq!(
+            &line.split_whitespace().nth(1).unwrap()[..4],
+            "r--s",
+            "{line}"
+        );
+        let rw = rw(4096);
+        let base = rw.range.base.as_ptr() as usize;
+        let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+        let line = maps
+            .lines()
+            .find(|l| l.starts_with(&format!("{base:x}-")))
+            .unwrap();
+        assert_eq!(
+            &line.split_whitespace().nth(1).unwrap()[..4],
+            "rw-s",
+            "{line}"
+        );
+    }
+
+    /// A writer on another mapping flips an aligned word between two
+    /// patterns; every aligned word-sized copy must see one of them whole,
+    /// never a mix (a byte-wise copy tears within a few thousand tries).
+    #[test]
+    fn aligned_word_copies_never_tear() {
+        const ROUNDS: usize = 200_000;
+        let map = rw(4096);
+        let writer_map = second(&map, true);
+        let a = 0x0000_0000_0000_0000u64;
+        let b = 0xFFFF_FFFF_FFFF_FFFFu64;
+        let start = Arc::new(Barrier::new(2));
+        let done = Arc::new(AtomicU32::new(0));
+        let writer = {
+            let (start, done) = (start.clone(), done.clone());
+            std::thread::spawn(move || {
+                let word = writer_map.atomic::<AtomicU64>(8).unwrap();
+                // SAFETY: aligned, in bounds, mapped read-write; this thread is
+                // the only one using this mapping.
+                let word = unsafe { AtomicU64::from_ptr(word.cast()) };
+                let half = writer_map.atomic::<AtomicU32>(32).unwrap();
+                // SAFETY: as above.
+                let half = unsafe { AtomicU32::from_ptr(half.cast()) };
+                start.wait();
+                while done.load(Ordering::Relaxed) == 0 {
+                    for v in [a, b] {
+                        word.store(v, Ordering::Relaxed);
+                        half.store(v as u32, Ordering::Relaxed);
+                    }
+                }
+            })
+        };
+        start.wait();
+        let word = std::mem::size_of::<usize>();
+        let mut torn = Vec::new();
+        for _ in 0..ROUNDS {
+            let got = read(&map, 32, 4).unwrap();
+            if got != [0; 4] && got != [0xFF; 4] {
+                torn.push(got);
+            }
+            let got = read(&map, 8, word).unwrap();
+            if got.iter().any(|x| *x != got[0]) || (got[0] != 0 && got[0] != 0xFF) {
+                torn.push(got);
+            }
+        }
+        done.store(1, Ordering::Relaxed);
+        writer.join().unwrap();
+        assert!(
+            torn.is_empty(),
+            "{} torn reads, e.g. {:x?}",
+            torn.len(),
+            torn[0]
+        );
+    }
+
+    /// The same from the other side: word-sized writes land whole.
+    #[test]
+    fn aligned_word_writes_never_tear() {
+        const ROUNDS: usize = 200_000;
+        let map = rw(4096);
+        let reader_map = second(&map, false);
+        let start = Arc::new(Barrier::new(2));
+        let done = Arc::new(AtomicU32::new(0));
+        let reader = {
+            let (start, done) = (start.clone(), done.clone());
+            std::thread::spawn(move || {
+                let word = reader_map.atomic::<AtomicU32>(16).unwrap();
+                // SAFETY: aligned, in bounds, mapped; only loaded, Relaxed, 4 bytes.
+                let word = unsafe { &*word.cast_const() };
+                let mut torn = 0usize;
+                start.wait();
+                while done.load(Ordering::Relaxed) == 0 {
+                    let v = word.load(Ordering::Relaxed);
+                    torn += usize::from(v != 0 && v != u32::MAX);
+                }
+                torn
+            })
+        };
+        start.wait();
+        for _ in 0..ROUNDS {
+            write(&map, 16, &[0xFF; 4]).unwrap();
+            write(&map, 16, &[0; 4]).unwrap();
+        }
+        done.store(1, Ordering::Relaxed);
+        assert_eq!(reader.join().unwrap(), 0, "torn values seen");
+    }
+
+    #[test]
+    fn the_mapping_has_the_regions_length_and_is_gone_after_drop() {
+        let map = rw(3 * 4096 + 100);
+        assert_eq!(map.len(), 3 * 4096 + 100);
+        let start = format!("{:x}-", map.range.base.as_ptr() as usize);
+        let mapped = || {
+            std::fs::read_to_string("/proc/self/maps")
+                .unwrap()
+                .lines()
+                .any(|l| l.starts_with(&start))
+        };
+        assert!(mapped());
+        drop(map);
+        assert!(!mapped(), "munmap did not happen");
+    }
+
+    #[test]
+    fn buffers_cross_threads() {
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<SharedBuffer>();
+        send_sync::<ReadOnlyBuffer>();
+    }
 }

@@ -200,6 +200,41 @@ mod tests {
     }
 
     #[test]
+    fn the_regions_own_fds_are_close_on_exec() {
+        let region = SharedRegion::create("test", 4096).unwrap();
+        for fd in [&region.read_write, &region.read_only] {
+            let flags = rustix::io::fcntl_getfd(fd).unwrap();
+            assert!(flags.contains(rustix::io::FdFlags::CLOEXEC));
+        }
+    }
+
+    /// The mapping is where `base_addr` says, `len` long, and gone after drop.
+    #[test]
+    fn the_mapping_is_where_base_addr_says_and_goes_with_the_region() {
+        let region = SharedRegion::create("test-drop", 3 * 4096).unwrap();
+        assert_eq!(region.len(), 3 * 4096);
+        let fd = std::fs::read_link(format!("/proc/self/fd/{}", region.raw_fd())).unwrap();
+        assert!(
+            fd.to_string_lossy().starts_with("/memfd:test-drop"),
+            "{fd:?}"
+        );
+        let range = format!(
+            "{:x}-{:x} ",
+            region.base_addr(),
+            region.base_addr() + 3 * 4096
+        );
+        let mapped = || {
+            std::fs::read_to_string("/proc/self/maps")
+                .unwrap()
+                .lines()
+                .any(|l| l.starts_with(&range) && l.contains("/memfd:test-drop"))
+        };
+        assert!(mapped(), "no {range} mapping of the memfd");
+        drop(region);
+        assert!(!mapped(), "munmap did not happen");
+    }
+
+    #[test]
     fn too_small_is_refused() {
         assert!(matches!(
             SharedRegion::create("test", 3),

@@ -12,6 +12,8 @@ pub const DAEMON: &str = "vendor-enea-buffer-service";
 pub const ENEABUF: &str = "eneabuf";
 /// The test client process.
 pub const PROBE: &str = "enea-buffer-probe";
+/// The misbehaving test server.
+pub const EVIL_SERVER: &str = "enea-buffer-evil-server";
 
 /// Path of binary `name`; panics with what to do if it cannot be found.
 pub fn path(name: &str) -> PathBuf {

@@ -113,8 +113,14 @@ impl Interactive {
 
     /// Sends `command` and returns the reply line.
     pub fn ask(&mut self, command: &str) -> String {
-        writeln!(self.stdin, "{command}").expect("writing to the probe");
+        self.send(command);
         self.reply()
+    }
+
+    /// Sends `command` without waiting for a reply.
+    pub fn send(&mut self, command: &str) {
+        writeln!(self.stdin, "{command}").expect("writing to the probe");
+        self.stdin.flush().expect("writing to the probe");
     }
 
     /// Says `quit` and waits (bounded) for the probe to exit.
@@ -171,6 +177,11 @@ impl Held {
     /// Adds `n` to word 0 through the probe's mapping; returns the old value.
     pub fn add(&mut self, n: u32) -> u32 {
         parse_hex(field(&self.ask(&format!("add {n}")), "old")) as u32
+    }
+
+    /// Sends a `hold` command (see the probe) and returns its reply line.
+    pub fn command(&mut self, command: &str) -> String {
+        self.ask(command)
     }
 
     /// Asks the probe to exit and waits for it.

@@ -267,3 +267,56 @@ fn hostile_connections_do_not_disturb_other_clients() {
     });
     assert!(eneabuf(&daemon, &["get"]).status.success());
 }
+
+/// The CLI's connection flags reach the library: `--transport binder` looks
+/// only at kernel binder (here: at the device `--binder-device` names), and
+/// `--instance` names the instance asked for, even with a daemon serving
+/// the default instance on the socket.
+#[test]
+fn eneabuf_honours_transport_binder_device_and_instance() {
+    assert_socket_mode();
+    let daemon = Daemon::start();
+    let socket = daemon.socket.display().to_string();
+    let run = |args: &[&str]| {
+        let mut cmd = Command::new(bins::path(bins::ENEABUF));
+        cmd.args(["--socket", &socket]).args(args);
+        run_bounded(cmd)
+    };
+    let kernel = run(&[
+        "--transport",
+        "binder",
+        "--binder-device",
+        "/nonexistent/binder",
+        "get",
+    ]);
+    assert_eq!(kernel.status.code(), Some(1));
+    assert_eq!(
+        text(&kernel.stderr).trim(),
+        "eneabuf: no vendor.enea.buffer daemon at kernel binder: no binder device at \
+         /nonexistent/binder"
+    );
+    let other = run(&["--transport", "socket", "--instance", "other", "get"]);
+    assert_eq!(other.status.code(), Some(1));
+    assert_eq!(
+        text(&other.stderr).trim(),
+        format!(
+            "eneabuf: no vendor.enea.buffer daemon at unix://{socket}: the daemon there does \
+             not serve vendor.enea.buffer.IEneaBuffer/other"
+        )
+    );
+    let info = run(&["--transport", "socket", "info"]);
+    assert_eq!(info.status.code(), Some(0), "{}", text(&info.stderr));
+    let info = text(&info.stdout);
+    assert!(
+        info.contains(&format!("endpoint:  unix://{socket}\n")),
+        "{info}"
+    );
+    assert!(
+        info.contains("transport: unix socket (rsbinder RPC)\n"),
+        "{info}"
+    );
+    assert!(
+        info.contains("service:   vendor.enea.buffer.IEneaBuffer/default\n"),
+        "{info}"
+    );
+}

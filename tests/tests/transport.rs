@@ -138,27 +138,111 @@ fn mapping_outlives_the_daemon_and_a_restart_hands_out_a_fresh_region() {
     fresh.quit();
 }
 
-/// 16 processes x 10,000 atomic increments lose none.
+/// 16 processes x 100,000 increments through the library's `fetch_add_u32`
+/// lose none. Every worker maps the region first and waits; once all are
+/// ready each gets a line, and they then meet at a barrier in the region
+/// (word 1) so that none starts counting before all run: their increments
+/// overlap, and a load-then-store increment loses counts here on
+/// essentially every run.
 #[test]
 fn sixteen_clients_incrementing_concurrently_lose_nothing() {
+    const WORKERS: u32 = 16;
+    const COUNT: u32 = 400_000;
     let daemon = Daemon::start();
-    let workers: Vec<_> = (0..16)
+    let (count, workers) = (COUNT.to_string(), WORKERS.to_string());
+    let mut workers: Vec<_> = (0..WORKERS)
         .map(|_| {
-            let mut cmd = std::process::Command::new(enea_buffer_tests::bins::path(
-                enea_buffer_tests::bins::PROBE,
-            ));
-            cmd.args(daemon.client_args())
-                .args(["increment", "--count", "10000"]);
-            std::thread::spawn(move || enea_buffer_tests::probe::run_bounded(cmd))
+            Probe::interactive(
+                &daemon,
+                &["increment", "--count", &count, "--barrier", &workers],
+                None,
+            )
         })
         .collect();
+    for w in &mut workers {
+        assert_eq!(w.reply(), "ready");
+    }
+    // Nobody has incremented yet: all are mapped and waiting.
+    assert_eq!(stdout(&eneabuf(&daemon, &["get"])).trim(), "0xdeadcafe");
+    for w in &mut workers {
+        w.send("go");
+    }
     for w in workers {
-        assert_ok(&w.join().unwrap(), "probe increment");
+        let mut w = w;
+        assert_eq!(w.reply(), "done");
+        assert!(w.finish().success(), "probe increment failed");
     }
     let out = eneabuf(&daemon, &["get"]);
     assert_ok(&out, "eneabuf get");
-    let expected = DEADCAFE.wrapping_add(16 * 10_000);
+    let expected = DEADCAFE.wrapping_add(WORKERS * COUNT);
     assert_eq!(stdout(&out).trim(), format!("{expected:#010x}"));
+    // Every worker passed the barrier.
+    let mut check = Probe::hold(&daemon, true, None);
+    assert_eq!(
+        check.command("read 4 4"),
+        format!("bytes={}", hex(&WORKERS.to_ne_bytes()))
+    );
+    check.quit();
+}
+
+/// Byte ranges cross processes through the library's copies: unaligned and
+/// aligned, into a read-write and out of read-only and read-write mappings;
+/// 64-bit atomics reach 8-aligned words only; out-of-range and misaligned
+/// requests are refused, never performed.
+#[test]
+fn byte_ranges_and_64_bit_words_cross_processes_and_stay_in_bounds() {
+    let daemon = Daemon::start();
+    let mut writer = Probe::hold(&daemon, false, None);
+    let mut reader = Probe::hold(&daemon, true, None);
+    let mut other = Probe::hold(&daemon, false, None);
+    // Unaligned, crossing word boundaries.
+    assert_eq!(writer.command("write 5 0102030405060708090a0b"), "ok");
+    assert_eq!(reader.command("read 5 11"), "bytes=0102030405060708090a0b");
+    assert_eq!(
+        other.command("read 4 13"),
+        "bytes=000102030405060708090a0b00"
+    );
+    // Word 0 read as bytes is the word the daemon stored (native endian).
+    assert_eq!(
+        reader.command("read 0 4"),
+        format!("bytes={}", hex(&DEADCAFE.to_ne_bytes()))
+    );
+    // The last bytes of the region, and nothing past them.
+    assert_eq!(writer.command("write 10238 abcd"), "ok");
+    assert_eq!(reader.command("read 10236 4"), "bytes=0000abcd");
+    assert_eq!(
+        reader.command("read 10237 4"),
+        "refused 4 bytes at offset 10237 do not fit in the 10240-byte region"
+    );
+    assert_eq!(
+        writer.command("write 10240 00"),
+        "refused 1 bytes at offset 10240 do not fit in the 10240-byte region"
+    );
+    assert_eq!(reader.command("read 10236 4"), "bytes=0000abcd");
+    // 64-bit atomics: 8-aligned only, visible to every other mapping.
+    assert_eq!(
+        writer.command("add64 4 1"),
+        "refused offset 4 is not aligned to 8 bytes"
+    );
+    assert_eq!(
+        writer.command("add64 10240 1"),
+        "refused 8 bytes at offset 10240 do not fit in the 10240-byte region"
+    );
+    assert_eq!(writer.command("add64 24 258"), "old=0x0000000000000000");
+    assert_eq!(other.command("add64 24 1"), "old=0x0000000000000102");
+    assert_eq!(
+        reader.command("read 24 8"),
+        format!("bytes={}", hex(&0x103u64.to_ne_bytes()))
+    );
+    // Word 0 was never part of any of it.
+    assert_eq!(reader.get(), DEADCAFE);
+    writer.quit();
+    reader.quit();
+    other.quit();
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// `(route, result)` pairs as the map `routes` returns.
@@ -285,7 +369,9 @@ fn death_is_notified_and_the_client_reconnects_after_a_restart() {
     let daemon = Daemon::start();
     let dir = daemon.dir.clone();
     let mut watcher = Probe::interactive(&daemon, &["death-watch"], None);
-    assert_eq!(field(&watcher.reply(), "value"), "0xdeadcafe");
+    let ready = watcher.reply();
+    assert_eq!(field(&ready, "value"), "0xdeadcafe");
+    assert_eq!(field(&ready, "alive"), "true");
     let status = daemon.stop_with(rustix::process::Signal::KILL);
     assert!(!status.success());
     let died = watcher.reply();

@@ -30,7 +30,7 @@ TEST_ARGS=${ENEA_VM_TEST_ARGS:---test-threads=1}
 QUIET=${ENEA_VM_QUIET:-0}
 # Test binaries (names without the hash) the VM does not run: socket_daemon
 # exercises only the Unix-socket transport and refuses binder mode.
-SKIP_TESTS=${ENEA_VM_SKIP_TESTS-socket_daemon}
+SKIP_TESTS=${ENEA_VM_SKIP_TESTS-socket_daemon hostile_server}
 # A shell command the VM runs after the smoke check, before the tests.
 DEBUG_CMD=${ENEA_VM_DEBUG_CMD:-}
 

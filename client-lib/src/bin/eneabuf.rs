@@ -140,3 +140,23 @@ fn run(cli: Cli) -> enea_buffer_client::Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::parse_duration;
+    use std::time::Duration;
+
+    #[test]
+    fn durations_take_ms_or_s() {
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("0ms"), Ok(Duration::ZERO));
+        for bad in ["10", "ms", "-1s", "1.5s", "10m"] {
+            assert_eq!(
+                parse_duration(bad),
+                Err(format!("'{bad}' is not a duration: use e.g. 250ms or 10s"))
+            );
+        }
+        assert!(parse_duration(&format!("{}s", u64::MAX)).is_err());
+    }
+}

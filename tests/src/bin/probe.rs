@@ -30,10 +30,15 @@ enum Cmd {
         #[arg(long)]
         read_only: bool,
     },
-    /// Atomically increment word 0 `count` times.
+    /// Increment word 0 `count` times with the library's `fetch_add_u32`.
+    /// With `--barrier N`: map, print `ready`, wait for a line on stdin,
+    /// then arrive at a barrier in the region (word 1) and start counting
+    /// only once all N workers have arrived there.
     Increment {
         #[arg(long)]
         count: u32,
+        #[arg(long, value_name = "N")]
+        barrier: Option<u32>,
     },
     /// Try to truncate, grow and re-seal through a read-write fd.
     AttackRw,
@@ -67,11 +72,21 @@ fn run(command: Cmd, options: &ConnectOptions) -> enea_buffer_client::Result<()>
     let conn = Connection::connect(options)?;
     match command {
         Cmd::Hold { read_only } => hold(&conn, read_only),
-        Cmd::Increment { count } => {
+        Cmd::Increment { count, barrier } => {
             let buffer = conn.map()?;
-            let word = buffer.atomic_u32(0)?;
+            if let Some(workers) = barrier {
+                println!("ready");
+                let mut go = String::new();
+                std::io::stdin().read_line(&mut go).expect("reading stdin");
+                // The barrier is a std atomic, not the fetch_add_u32 under test.
+                let arrived = buffer.atomic_u32(4)?;
+                arrived.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                while arrived.load(std::sync::atomic::Ordering::SeqCst) < workers {
+                    std::thread::yield_now();
+                }
+            }
             for _ in 0..count {
-                word.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                buffer.fetch_add_u32(0, 1)?;
             }
             println!("done");
             Ok(())
@@ -102,7 +117,11 @@ fn death_watch(options: &ConnectOptions) -> enea_buffer_client::Result<()> {
         let _ = tx.send(std::time::Instant::now());
     })?;
     let buffer = conn.map()?;
-    println!("ready value={:#010x}", buffer.load_u32(0)?);
+    println!(
+        "ready value={:#010x} alive={}",
+        buffer.load_u32(0)?,
+        conn.is_alive()
+    );
     let at = died.recv().expect("death recipient dropped");
     println!("died after_ms={}", at.elapsed().as_millis());
     let verdict = match conn.map() {
@@ -132,7 +151,7 @@ fn death_watch(options: &ConnectOptions) -> enea_buffer_client::Result<()> {
 
 fn hold(conn: &Connection, read_only: bool) -> enea_buffer_client::Result<()> {
     // Either handle serves reads; only the read-write one can write.
-    let (rw, ro) = if read_only {
+    let (mut rw, ro) = if read_only {
         (None, Some(conn.map_read_only()?))
     } else {
         (Some(conn.map()?), None)
@@ -145,26 +164,69 @@ fn hold(conn: &Connection, read_only: bool) -> enea_buffer_client::Result<()> {
     println!("ready fd={fd} dev={} ino={} base={base:#x}", id.dev, id.ino);
     for line in std::io::stdin().lock().lines().map_while(Result::ok) {
         let words: Vec<&str> = line.split_whitespace().collect();
-        let load = || match (&rw, &ro) {
-            (Some(b), _) => b.load_u32(0),
-            (_, Some(b)) => b.load_u32(0),
-            _ => unreachable!(),
-        };
-        match (words.as_slice(), &rw) {
-            (["get"], _) => println!("value={:#010x}", load()?),
-            (["set", v], Some(b)) => {
-                let v = u32::from_str_radix(v.trim_start_matches("0x"), 16).unwrap();
-                b.store_u32(0, v)?;
-                println!("ok");
-            }
-            (["add", n], Some(b)) => {
-                println!("old={:#010x}", b.fetch_add_u32(0, n.parse().unwrap())?)
-            }
-            (["quit"], _) => break,
-            _ => println!("error unknown command {line:?}"),
+        if words == ["quit"] {
+            break;
+        }
+        // A refusal by the library is an answer, not the end of the session.
+        match command(&words, rw.as_mut(), ro.as_ref()) {
+            Ok(Some(reply)) => println!("{reply}"),
+            Ok(None) => println!("error unknown command {line:?}"),
+            Err(e) => println!("refused {e}"),
         }
     }
     Ok(())
+}
+
+/// One `hold` command: `get`, `set <hex>`, `add <n>`, `add64 <offset> <n>`,
+/// `write <offset> <hex bytes>`, `read <offset> <len>`.
+fn command(
+    words: &[&str],
+    rw: Option<&mut enea_buffer_client::SharedBuffer>,
+    ro: Option<&enea_buffer_client::ReadOnlyBuffer>,
+) -> enea_buffer_client::Result<Option<String>> {
+    let num = |w: &str| w.parse::<usize>().expect("a decimal number");
+    Ok(Some(match (words, rw, ro) {
+        (["get"], Some(b), _) => format!("value={:#010x}", b.load_u32(0)?),
+        (["get"], _, Some(b)) => format!("value={:#010x}", b.load_u32(0)?),
+        (["set", v], Some(b), _) => {
+            let v = u32::from_str_radix(v.trim_start_matches("0x"), 16).unwrap();
+            b.store_u32(0, v)?;
+            "ok".into()
+        }
+        (["add", n], Some(b), _) => {
+            format!("old={:#010x}", b.fetch_add_u32(0, n.parse().unwrap())?)
+        }
+        (["add64", offset, n], Some(b), _) => {
+            let word = b.atomic_u64(num(offset))?;
+            let old = word.fetch_add(n.parse().unwrap(), std::sync::atomic::Ordering::SeqCst);
+            format!("old={old:#018x}")
+        }
+        (["write", offset, bytes], Some(b), _) => {
+            b.write_at(num(offset), &unhex(bytes))?;
+            "ok".into()
+        }
+        (["read", offset, len], rw, ro) => {
+            let mut out = vec![0u8; num(len)];
+            match (rw, ro) {
+                (Some(b), _) => b.read_at(num(offset), &mut out)?,
+                (_, Some(b)) => b.read_at(num(offset), &mut out)?,
+                _ => unreachable!(),
+            }
+            format!("bytes={}", hex(&out))
+        }
+        _ => return Ok(None),
+    }))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(text: &str) -> Vec<u8> {
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).expect("hex bytes"))
+        .collect()
 }
 
 fn errno_name(e: Errno) -> String {
