@@ -22,6 +22,10 @@ pub enum Call {
     GetBufferSize,
     /// `getReadOnlyBuffer()`.
     GetReadOnlyBuffer,
+    /// `getRegion()` (V2).
+    GetRegion,
+    /// `getReadOnlyRegion()` (V2).
+    GetReadOnlyRegion,
     /// The dump transaction itself.
     Dump,
 }
@@ -33,6 +37,8 @@ impl Call {
             Call::GetBuffer => "getBuffer",
             Call::GetBufferSize => "getBufferSize",
             Call::GetReadOnlyBuffer => "getReadOnlyBuffer",
+            Call::GetRegion => "getRegion",
+            Call::GetReadOnlyRegion => "getReadOnlyRegion",
             Call::Dump => "dump",
         }
     }

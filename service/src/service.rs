@@ -10,8 +10,9 @@ use crate::diagnostics::{Call, Diagnostics, RegionFacts};
 use crate::platform::{self, IEneaBufferAsyncServer, ParcelFileDescriptor, Result, Status};
 use crate::region::SharedRegion;
 use vendor_enea_buffer::aidl::vendor::enea::buffer::IEneaBuffer::{
-    ERROR_NO_RESOURCES, HASH, VERSION,
+    ERROR_NO_RESOURCES, HASH, LAYOUT_VERSION, VERSION,
 };
+use vendor_enea_buffer::aidl::vendor::enea::buffer::Region::Region;
 
 /// Serves one shared region to every client.
 pub struct EneaBufferService {
@@ -89,6 +90,19 @@ impl EneaBufferService {
         }
     }
 
+    /// A [`Region`]: a fresh fd from `dup` with the size and layout it has.
+    fn region(
+        &self,
+        call: Call,
+        dup: impl FnOnce(&SharedRegion) -> std::result::Result<std::os::fd::OwnedFd, Errno>,
+    ) -> Result<Region> {
+        Ok(Region {
+            fd: Some(self.hand_out(call, dup)?),
+            size: self.region.len() as i64,
+            layoutVersion: LAYOUT_VERSION,
+        })
+    }
+
     /// A failed dup means the daemon is out of fds or memory: the client may retry.
     fn no_resources(&self, what: &str, errno: Errno) -> Status {
         let message = format!("{what}: cannot duplicate the region fd: {errno}");
@@ -112,5 +126,13 @@ impl IEneaBufferAsyncServer for EneaBufferService {
 
     async fn r#getReadOnlyBuffer(&self) -> Result<ParcelFileDescriptor> {
         self.hand_out(Call::GetReadOnlyBuffer, SharedRegion::dup_read_only)
+    }
+
+    async fn r#getRegion(&self) -> Result<Region> {
+        self.region(Call::GetRegion, SharedRegion::dup_read_write)
+    }
+
+    async fn r#getReadOnlyRegion(&self) -> Result<Region> {
+        self.region(Call::GetReadOnlyRegion, SharedRegion::dup_read_only)
     }
 }
