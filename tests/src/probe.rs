@@ -101,6 +101,11 @@ impl Interactive {
         }
     }
 
+    /// The child's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The next line the probe prints (within [`WAIT`]); panics on `error`.
     pub fn reply(&mut self) -> String {
         let line = self

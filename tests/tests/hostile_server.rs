@@ -78,7 +78,9 @@ const COMMANDS: [&[&str]; 3] = [
 ];
 
 /// Each command is refused with `message`, and the server saw the calls
-/// `calls` (the getter of each command in turn, after getBufferSize).
+/// `calls` (the getter of each command in turn, after getBufferSize; the
+/// server is V2, so the client fetches with getRegion/getReadOnlyRegion, and
+/// `watch` maps read-write to wait on the futex word).
 fn every_command_is_refused(mode: &str, message: &str, fetches: bool) {
     let mut evil = Evil::start(mode);
     for args in COMMANDS {
@@ -86,7 +88,7 @@ fn every_command_is_refused(mode: &str, message: &str, fetches: bool) {
         assert_refused(&out, &format!("eneabuf {} ({mode})", args[0]), message);
     }
     let expected = if fetches {
-        "getBufferSize,getReadOnlyBuffer,getBufferSize,getBuffer,getBufferSize,getReadOnlyBuffer"
+        "getBufferSize,getReadOnlyRegion,getBufferSize,getRegion,getBufferSize,getRegion"
     } else {
         "getBufferSize,getBufferSize,getBufferSize"
     };

@@ -78,8 +78,9 @@ fn run(command: Cmd, options: &ConnectOptions) -> enea_buffer_client::Result<()>
                 println!("ready");
                 let mut go = String::new();
                 std::io::stdin().read_line(&mut go).expect("reading stdin");
-                // The barrier is a std atomic, not the fetch_add_u32 under test.
-                let arrived = buffer.atomic_u32(4)?;
+                // The barrier is a std atomic, not the fetch_add_u32 under test,
+                // past the control words (offset 4 is the V2 waiter count).
+                let arrived = buffer.atomic_u32(enea_buffer_client::CONTROL_SIZE)?;
                 arrived.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 while arrived.load(std::sync::atomic::Ordering::SeqCst) < workers {
                     std::thread::yield_now();
