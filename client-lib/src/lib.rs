@@ -26,7 +26,7 @@
 //! - **Sound access to memory other processes write.** The mapping is never
 //!   exposed as a Rust slice. Word access is atomic, byte-range copies are
 //!   volatile, and no safe API lets the two meet on the same bytes within
-//!   this process (see [`SharedBuffer`] and the module docs of its methods).
+//!   this process (see [`SharedBuffer`]).
 //!   A read-only mapping is read with `Relaxed` loads and an `Acquire` fence,
 //!   as the standard library allows on read-only memory.
 

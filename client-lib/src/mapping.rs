@@ -299,6 +299,22 @@ fn alive(pid: u32) -> bool {
 }
 
 /// A read-write mapping of the shared region. Unmaps and closes on drop.
+///
+/// Other processes write the same bytes at any time, so they are never
+/// handed out as a slice. Access is either
+/// - **atomic** on aligned words: [`Self::load_u32`], [`Self::store_u32`],
+///   [`Self::fetch_add_u32`], [`Self::atomic_u32`] (`&self`, usable from
+///   many threads at once) and [`Self::atomic_u64`] (`&mut self`), or
+/// - a **volatile copy** of a byte range: [`Self::read_at`],
+///   [`Self::write_at`] (`&mut self`). Each aligned word in the range is one
+///   load or store, so a peer's aligned word store is seen whole or not at
+///   all; a range as a whole may be seen half-updated, and a copy carries no
+///   ordering: publish with an atomic flag.
+///
+/// Rust forbids a non-atomic access racing a write to the same bytes, and
+/// racing atomics that partially overlap; the `&mut self` methods make both
+/// impossible within one handle. For concurrent byte copies and 32-bit
+/// atomics in one process, map the region once per user.
 pub struct SharedBuffer {
     map: Mapping,
     layout: Layout,
@@ -307,6 +323,9 @@ pub struct SharedBuffer {
 }
 
 /// A read-only mapping of the shared region: it has no way to write.
+/// Loads are `Relaxed` followed by an `Acquire` fence (what the standard
+/// library allows on read-only memory); copies are volatile, as for
+/// [`SharedBuffer`]. All of it takes `&self`: reads never race reads.
 pub struct ReadOnlyBuffer {
     map: Mapping,
     layout: Layout,

@@ -235,6 +235,12 @@ mod tests {
     }
 
     #[test]
+    fn one_word_is_enough() {
+        let region = SharedRegion::create("test", 4).unwrap();
+        assert_eq!(region.word0().load(Ordering::SeqCst), INITIAL_WORD0);
+    }
+
+    #[test]
     fn too_small_is_refused() {
         assert!(matches!(
             SharedRegion::create("test", 3),

@@ -158,3 +158,17 @@ fn an_absurd_reported_size_is_refused_before_anything_else() {
         false,
     );
 }
+
+/// A call the service refuses is reported as its error, not as a dead
+/// service, and the client exits 1.
+#[test]
+fn a_refused_call_is_the_services_error_not_its_death() {
+    let evil = Evil::start("refuse");
+    let out = evil.eneabuf(&["get"]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.starts_with("eneabuf: getReadOnlyBuffer failed: ") && stderr.contains("out of fds"),
+        "{stderr}"
+    );
+}

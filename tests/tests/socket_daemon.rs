@@ -320,3 +320,22 @@ fn eneabuf_honours_transport_binder_device_and_instance() {
         "{info}"
     );
 }
+
+/// A client that drops its connection (and the callback session death
+/// notification needs) releases it at once, not when its process exits.
+#[test]
+fn a_dropped_connection_releases_its_session_while_the_client_lives() {
+    assert_socket_mode();
+    let daemon = Daemon::start();
+    let pid = daemon.pid();
+    assert!(eneabuf(&daemon, &["get"]).status.success());
+    let baseline = fd_count(pid);
+    let mut client = enea_buffer_tests::Probe::interactive(&daemon, &["session"], None);
+    assert_eq!(client.reply(), "connected value=0xdeadcafe");
+    assert!(fd_count(pid) > baseline, "the session holds no daemon fds");
+    assert_eq!(client.ask("drop"), "dropped");
+    eventually("daemon fd count back to baseline", || {
+        fd_count(pid) <= baseline
+    });
+    assert!(client.finish().success());
+}

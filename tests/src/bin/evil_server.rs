@@ -38,6 +38,8 @@ enum Mode {
     WrongSize,
     /// Reports 2^40 bytes.
     Huge,
+    /// Refuses every fd with a service-specific error (out of resources).
+    Refuse,
 }
 
 #[derive(Parser)]
@@ -70,6 +72,12 @@ impl Evil {
 
     fn region(&self) -> rsbinder::BinderResult<ParcelFileDescriptor> {
         let (len, seals, truncate_after) = match self.mode {
+            Mode::Refuse => {
+                return Err(Status::new_service_specific_error(
+                    1,
+                    Some("out of fds".to_owned()),
+                ))
+            }
             Mode::Sealed | Mode::Huge => (SIZE, SealFlags::SHRINK | SealFlags::GROW, false),
             Mode::Unsealed => (SIZE, SealFlags::empty(), true),
             Mode::Shrinkable => (SIZE, SealFlags::GROW, true),

@@ -47,6 +47,9 @@ enum Cmd {
     /// Map, link to death, report the death and that calls now fail with
     /// ServiceGone; on `reconnect`, connect anew and map the new region.
     DeathWatch,
+    /// Connect with death notifications and map; on `drop`, drop the
+    /// mapping, the watch and the connection but keep running.
+    Session,
 }
 
 fn main() -> ExitCode {
@@ -68,6 +71,9 @@ fn main() -> ExitCode {
 fn run(command: Cmd, options: &ConnectOptions) -> enea_buffer_client::Result<()> {
     if let Cmd::DeathWatch = command {
         return death_watch(options);
+    }
+    if let Cmd::Session = command {
+        return session(options);
     }
     let conn = Connection::connect(options)?;
     match command {
@@ -103,7 +109,7 @@ fn run(command: Cmd, options: &ConnectOptions) -> enea_buffer_client::Result<()>
             println!("value={:#010x}", buffer.load_u32(0)?);
             Ok(())
         }
-        Cmd::DeathWatch => unreachable!(),
+        Cmd::DeathWatch | Cmd::Session => unreachable!(),
     }
 }
 
@@ -147,6 +153,30 @@ fn death_watch(options: &ConnectOptions) -> enea_buffer_client::Result<()> {
             other => println!("error unknown command {other:?}"),
         }
     }
+    Ok(())
+}
+
+fn session(options: &ConnectOptions) -> enea_buffer_client::Result<()> {
+    let options = ConnectOptions {
+        death_notifications: true,
+        ..options.clone()
+    };
+    let conn = Connection::connect(&options)?;
+    let watch = conn.link_to_death(|| {})?;
+    let buffer = conn.map()?;
+    println!("connected value={:#010x}", buffer.load_u32(0)?);
+    let mut held = Some((conn, watch, buffer));
+    for line in std::io::stdin().lock().lines().map_while(Result::ok) {
+        match line.trim() {
+            "drop" => {
+                held = None;
+                println!("dropped");
+            }
+            "quit" => break,
+            other => println!("error unknown command {other:?}"),
+        }
+    }
+    drop(held);
     Ok(())
 }
 
