@@ -160,7 +160,8 @@ fn an_absurd_reported_size_is_refused_before_anything_else() {
 }
 
 /// A call the service refuses is reported as its error, not as a dead
-/// service, and the client exits 1.
+/// service, and the client exits 1. The evil server is a V2 service, so
+/// the call the client makes (and names) is getReadOnlyRegion.
 #[test]
 fn a_refused_call_is_the_services_error_not_its_death() {
     let evil = Evil::start("refuse");
@@ -168,7 +169,7 @@ fn a_refused_call_is_the_services_error_not_its_death() {
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(
-        stderr.starts_with("eneabuf: getReadOnlyBuffer failed: ") && stderr.contains("out of fds"),
+        stderr.starts_with("eneabuf: getReadOnlyRegion failed: ") && stderr.contains("out of fds"),
         "{stderr}"
     );
 }
