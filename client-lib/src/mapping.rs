@@ -408,7 +408,10 @@ impl Record<'_> {
     ) -> Result<u32> {
         let start = Instant::now();
         loop {
-            // Relaxed + fence: the Acquire load that also works on read-only memory.
+            // Ordering (see `SharedBuffer::publish` for the writer's half):
+            // Relaxed + fence is the Acquire load that also works on
+            // read-only memory. An even `s1` written by a publish's last
+            // store makes that publish's payload visible to the copy below.
             let s1 = self.seq.load(Ordering::Relaxed);
             fence(Ordering::Acquire);
             if s1 % 2 == 1 {
@@ -434,6 +437,11 @@ impl Record<'_> {
                 let bytes = word.load(Ordering::Relaxed).to_ne_bytes();
                 chunk.copy_from_slice(&bytes[..chunk.len()]);
             }
+            // If any word copied above came from a publish that started
+            // after `s1`, this fence synchronises with that publish's Release
+            // fence, so the load below sees its odd sequence (or later) and
+            // the copy is discarded. Equal means no publish overlapped it
+            // (short of 2^31 publishes wrapping the sequence meanwhile).
             fence(Ordering::Acquire);
             if self.seq.load(Ordering::Relaxed) == s1 {
                 return Ok(s1);
@@ -584,10 +592,17 @@ impl SharedBuffer {
                 }
             }
         }
-        // Odd while we write; already odd if a dead writer left it so.
-        let s = record.seq.load(Ordering::Relaxed);
-        let odd = s | 1;
-        record.seq.store(odd, Ordering::Relaxed);
+        // Ordering (the seqlock argument; `Record::snapshot` is the reader):
+        // 1. Make the sequence odd with a read-modify-write, which reads the
+        //    latest value even after taking over from a dead writer we never
+        //    synchronised with (it may have left it odd already: `| 1`).
+        //    Release: a reader that sees this odd value also sees our owner
+        //    word, so it reports a live writer as busy, never as abandoned.
+        let odd = record.seq.fetch_or(1, Ordering::Release) | 1;
+        // 2. This Release fence orders the odd sequence before every payload
+        //    store below: a reader that loads any of them and then runs its
+        //    Acquire fence synchronises with this fence, so its second look
+        //    at the sequence sees `odd` or later and it retries.
         fence(Ordering::Release);
         for (i, word) in record.payload.iter().enumerate() {
             let mut bytes = [0u8; 4];
@@ -595,7 +610,11 @@ impl SharedBuffer {
             bytes[..chunk.len()].copy_from_slice(chunk);
             word.store(u32::from_ne_bytes(bytes), Ordering::Relaxed);
         }
+        // 3. Release (SeqCst, for the waiter protocol of `notify`): a reader
+        //    whose first look sees this even value sees all of the payload.
         record.seq.store(odd.wrapping_add(1), Ordering::SeqCst);
+        // 4. Release: the next writer's Acquire on the owner word sees the
+        //    even sequence (and payload) we leave.
         record.owner.store(0, Ordering::Release);
         self.notify(record.seq);
         Ok(())

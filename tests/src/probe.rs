@@ -122,6 +122,13 @@ impl Interactive {
         self.reply()
     }
 
+    /// SIGKILLs the child and reaps it (a zombie still counts as alive to
+    /// `kill(pid, 0)`, so a crash is only complete once it is reaped).
+    pub fn kill(&mut self) {
+        self.child.kill().expect("SIGKILL");
+        self.child.wait().expect("reaping");
+    }
+
     /// Sends `command` without waiting for a reply.
     pub fn send(&mut self, command: &str) {
         writeln!(self.stdin, "{command}").expect("writing to the probe");
