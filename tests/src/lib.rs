@@ -8,6 +8,7 @@ pub mod daemon;
 pub mod initrc;
 pub mod probe;
 pub mod record;
+pub mod v1server;
 
 /// `vendor.enea.buffer` as the frozen V1 dump declares it, generated at build
 /// time (tests/build.rs), for the V1 client and the V1 service of the

@@ -13,7 +13,7 @@ use std::time::Duration;
 use enea_buffer_client::{ConnectOptions, Connection, Error, Transport};
 use enea_buffer_tests::daemon::fresh_dir;
 use enea_buffer_tests::v1::aidl::vendor::enea::buffer::IEneaBuffer::IEneaBuffer;
-use enea_buffer_tests::{bins, Daemon, Interactive, Mode, DEADCAFE};
+use enea_buffer_tests::{bins, v1server, Daemon, Interactive, Mode, DEADCAFE};
 use rsbinder::entry::uri::{KernelEndpoint, WireProfile, WireVersion};
 use rsbinder::rpc::FileDescriptorTransportMode;
 use rsbinder::{Client, Endpoint, Strong, Uri};
@@ -110,23 +110,72 @@ fn options(daemon: &Daemon) -> ConnectOptions {
 /// The V1 service, built from the frozen V1 dump; killed on drop.
 struct V1Server {
     io: Interactive,
-    socket: std::path::PathBuf,
+    options: ConnectOptions,
 }
 
+/// Env var naming the service the [`v1_server_child`] process registers.
+const CHILD_NAME: &str = "ENEA_V1_SERVER_NAME";
+
 impl V1Server {
+    /// Over the socket: the `enea-buffer-v1-server` program. Over kernel
+    /// binder: this test binary itself, running only [`v1_server_child`],
+    /// registered with the service manager under an instance of its own
+    /// (the VM image carries the test binaries, not the other programs).
     fn start() -> V1Server {
-        let socket = fresh_dir().join("v1.sock");
-        let mut cmd = Command::new(bins::path(bins::V1_SERVER));
-        cmd.arg("--socket").arg(&socket);
+        let (cmd, options) = match Mode::current() {
+            Mode::Socket => {
+                let socket = fresh_dir().join("v1.sock");
+                let mut cmd = Command::new(bins::path(bins::V1_SERVER));
+                cmd.arg("--socket").arg(&socket);
+                let options = ConnectOptions {
+                    transport: Transport::Socket,
+                    socket,
+                    ..ConnectOptions::default()
+                };
+                (cmd, options)
+            }
+            Mode::Binder => {
+                let options = ConnectOptions {
+                    transport: Transport::Binder,
+                    instance: format!("v1test{}", std::process::id()),
+                    ..ConnectOptions::default()
+                };
+                let mut cmd = Command::new(std::env::current_exe().expect("the test binary"));
+                cmd.args([
+                    "v1_server_child",
+                    "--exact",
+                    "--ignored",
+                    "--nocapture",
+                    "--test-threads=1",
+                ])
+                .env(CHILD_NAME, options.service_name());
+                (cmd, options)
+            }
+        };
         let mut io = Interactive::spawn(cmd);
-        assert_eq!(io.reply(), "ready");
-        V1Server { io, socket }
+        // The test harness of the child prints its own lines first.
+        while io.reply() != "ready" {}
+        V1Server { io, options }
     }
 
     fn calls(&mut self) -> String {
-        let line = self.io.ask("calls");
-        line.strip_prefix("calls ").unwrap_or("").to_owned()
+        self.io.send("calls");
+        loop {
+            let line = self.io.reply();
+            if let Some(calls) = line.strip_prefix("calls ") {
+                return calls.to_owned();
+            }
+        }
     }
+}
+
+/// Not a test of its own: the V1 service on kernel binder, in the child
+/// process [`V1Server::start`] runs in binder mode.
+#[test]
+#[ignore = "a helper process: the fallback test runs it in binder mode"]
+fn v1_server_child() {
+    let name = std::env::var(CHILD_NAME).expect("started by V1Server::start");
+    v1server::run(v1server::Listen::Kernel, &name).expect("serving V1");
 }
 
 /// The library against a V1 service: version 1 detected, the region mapped
@@ -136,17 +185,8 @@ impl V1Server {
 /// only together with the version check the library makes first).
 #[test]
 fn the_v2_library_falls_back_against_a_v1_service() {
-    if Mode::current() == Mode::Binder {
-        eprintln!("the V1 test service is RPC-only; covered over the socket transport");
-        return;
-    }
     let mut server = V1Server::start();
-    let conn = Connection::connect(&ConnectOptions {
-        transport: Transport::Socket,
-        socket: server.socket.clone(),
-        ..ConnectOptions::default()
-    })
-    .expect("connect to the V1 service");
+    let conn = Connection::connect(&server.options).expect("connect to the V1 service");
     assert_eq!(conn.interface_version(), 1);
     let buffer = conn.map().expect("map through getBuffer");
     assert!(!buffer.has_layout());

@@ -39,7 +39,14 @@ fn num(line: &str, key: &str) -> u64 {
 /// publishes of both writers (or the test proved nothing).
 #[test]
 fn concurrent_publishes_and_snapshots_in_four_processes_are_never_torn() {
-    const READS: u64 = 1_000_000;
+    // A million reads per reader on the host; the VM rig (binder mode) runs
+    // under qemu TCG, an order of magnitude slower, where a fifth of that
+    // keeps the binary within the rig's time limit. The transport only hands
+    // out the fd: the memory protocol under test is the same.
+    let reads_each: u64 = match Mode::current() {
+        Mode::Socket => 1_000_000,
+        Mode::Binder => 200_000,
+    };
     let daemon = Daemon::start();
     let conn = connect(&daemon);
     let buffer = conn.map().expect("map");
@@ -48,7 +55,7 @@ fn concurrent_publishes_and_snapshots_in_four_processes_are_never_torn() {
         .expect("first publish");
 
     let processes = "4";
-    let reads = READS.to_string();
+    let reads = reads_each.to_string();
     let mut procs = vec![
         probe(
             &daemon,
@@ -117,7 +124,7 @@ fn concurrent_publishes_and_snapshots_in_four_processes_are_never_torn() {
         );
         total_reads += num(line, "reads");
     }
-    assert_eq!(total_reads, 2 * READS);
+    assert_eq!(total_reads, 2 * reads_each);
     assert!(publishes >= 200, "{publishes} publishes");
     for p in procs {
         assert!(p.finish().success());

@@ -1,25 +1,11 @@
-//! `enea-buffer-v1-server`: the service as a V1 build would be, generated
-//! from the frozen V1 dump (aidl_api/vendor.enea.buffer/1), for the
-//! evolution tests: a V2 client must detect version 1 and never call what V1
-//! lacks. It serves a sealed memfd (word 0 = 0xdeadcafe) over rsbinder RPC
-//! on a Unix socket with fd passing, prints `ready` on stdout once it
-//! serves, and answers `calls` on stdin with the calls it got so far.
+//! `enea-buffer-v1-server`: the V1 service of the evolution tests
+//! (`enea_buffer_tests::v1server`) on a Unix socket.
 
-use std::io::{BufRead, Write};
-use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Mutex;
 
 use clap::Parser;
-use enea_buffer_tests::v1::aidl::vendor::enea::buffer::IEneaBuffer::{BnEneaBuffer, IEneaBuffer};
-use rsbinder::entry::uri::{WireProfile, WireVersion};
-use rsbinder::rpc::FileDescriptorTransportMode;
-use rsbinder::{Endpoint, Interface, ParcelFileDescriptor, Status, Uri};
-use rustix::fs::{MemfdFlags, SealFlags};
-
-/// The region's size: the daemon's default.
-const SIZE: usize = 10 * 1024;
+use enea_buffer_tests::v1server::{run, Listen};
 
 #[derive(Parser)]
 struct Cli {
@@ -31,80 +17,13 @@ struct Cli {
     name: String,
 }
 
-struct V1 {
-    region: OwnedFd,
-    calls: &'static Mutex<Vec<&'static str>>,
-}
-
-impl Interface for V1 {}
-
-impl V1 {
-    fn dup(&self, call: &'static str) -> rsbinder::BinderResult<ParcelFileDescriptor> {
-        self.calls.lock().unwrap().push(call);
-        let fd = rustix::io::fcntl_dupfd_cloexec(&self.region, 0)
-            .map_err(|e| Status::new_service_specific_error(1, Some(format!("dup: {e}"))))?;
-        Ok(ParcelFileDescriptor::new(fd))
-    }
-}
-
-impl IEneaBuffer for V1 {
-    fn r#getBuffer(&self) -> rsbinder::BinderResult<ParcelFileDescriptor> {
-        self.dup("getBuffer")
-    }
-
-    fn r#getBufferSize(&self) -> rsbinder::BinderResult<i64> {
-        self.calls.lock().unwrap().push("getBufferSize");
-        Ok(SIZE as i64)
-    }
-
-    fn r#getReadOnlyBuffer(&self) -> rsbinder::BinderResult<ParcelFileDescriptor> {
-        // A V1 service may hand out a read-write fd here; the test does not
-        // care about read-only enforcement, only about which calls arrive.
-        self.dup("getReadOnlyBuffer")
-    }
-}
-
-fn region() -> rustix::io::Result<OwnedFd> {
-    let fd = rustix::fs::memfd_create("enea-v1", MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING)?;
-    rustix::fs::ftruncate(&fd, SIZE as u64)?;
-    rustix::io::pwrite(&fd, &0xdead_cafe_u32.to_ne_bytes(), 0)?;
-    rustix::fs::fcntl_add_seals(&fd, SealFlags::SHRINK | SealFlags::GROW | SealFlags::SEAL)?;
-    Ok(fd)
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let region = match region() {
-        Ok(fd) => fd,
+    match run(Listen::Socket(cli.socket), &cli.name) {
+        Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("v1-server: cannot create the region: {e}");
-            return ExitCode::FAILURE;
+            eprintln!("v1-server: {e}");
+            ExitCode::FAILURE
         }
-    };
-    let calls: &'static Mutex<Vec<&'static str>> = Box::leak(Box::default());
-    let binder = BnEneaBuffer::new_binder(V1 { region, calls });
-    let uri = Uri::new(Endpoint::unix(&cli.socket))
-        .with_wire(WireProfile::Android13Plus(WireVersion::MAX));
-    let served = rsbinder::serve(uri)
-        .and_then(|s| s.add(&cli.name, binder.as_binder()))
-        .map(|s| s.with(|o| o.fd_modes = Some(vec![FileDescriptorTransportMode::Unix])))
-        .and_then(|s| s.spawn());
-    let _guard = match served {
-        Ok(guard) => guard,
-        Err(status) => {
-            eprintln!("v1-server: cannot serve {}: {status:?}", cli.name);
-            return ExitCode::FAILURE;
-        }
-    };
-    println!("ready");
-    let _ = std::io::stdout().flush();
-    for line in std::io::stdin().lock().lines().map_while(Result::ok) {
-        match line.trim() {
-            "calls" => println!("calls {}", calls.lock().unwrap().join(",")),
-            "quit" => break,
-            other => println!("error unknown command {other:?}"),
-        }
-        let _ = std::io::stdout().flush();
     }
-    ExitCode::SUCCESS
 }
