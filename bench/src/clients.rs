@@ -11,7 +11,10 @@ use std::time::{Duration, Instant};
 use enea_buffer_client::{ConnectOptions, Connection, MapOptions, Transport};
 
 use crate::measure::{calibrate, median, monotonic_ns, per_call};
-use crate::proto::{BinderBulk, BinderBulkPoint, BulkPoint, Control, Count, FirstTouch};
+use crate::proto::{
+    BinderBulk, BinderBulkPoint, BulkPoint, Control, Count, FirstTouch, Records, SnapshotPoint,
+    Wakes,
+};
 use crate::server;
 
 /// Result type of a client role; the error is printed and fails the process.
@@ -297,4 +300,104 @@ pub fn touch(socket: &Path, offset: usize) -> Res<()> {
     let shm = conn.map().map_err(|e| e.to_string())?;
     shm.fetch_add_u32(offset, 1).map_err(|e| e.to_string())?;
     Ok(())
+}
+
+/// P7 and P4's no-waiter cost, in one process: `snapshot` against `read_at`
+/// of a record of each size at `offset`, and the library's `fetch_add_u32`
+/// against a plain atomic `fetch_add` on the word at `counter`.
+pub fn records(
+    socket: &Path,
+    offset: usize,
+    counter: usize,
+    sizes: &[usize],
+    rounds: usize,
+    min_round: Duration,
+) -> Res<()> {
+    let conn = connect(socket)?;
+    let mut shm = conn
+        .map_with(MapOptions { populate: true })
+        .map_err(|e| e.to_string())?;
+    let mut snapshots = Vec::new();
+    for &size in sizes {
+        let data: Vec<u8> = (0..size).map(|i| i as u8).collect();
+        shm.publish(offset, &data, Duration::from_secs(5))
+            .map_err(|e| format!("publish: {e}"))?;
+        let mut out = vec![0u8; size];
+        let payload = offset + enea_buffer_client::RECORD_HEADER_SIZE;
+        let mut snap = || {
+            shm.snapshot(offset, &mut out, Duration::from_secs(5))
+                .expect("snapshot");
+            black_box(&out);
+        };
+        let iters = calibrate(min_round, &mut snap);
+        let snapshot_s = median(
+            &(0..rounds)
+                .map(|_| per_call(iters, &mut snap))
+                .collect::<Vec<_>>(),
+        );
+        let mut read = || {
+            shm.read_at(payload, &mut out).expect("read_at");
+            black_box(&out);
+        };
+        let iters = calibrate(min_round, &mut read);
+        let read_at_s = median(
+            &(0..rounds)
+                .map(|_| per_call(iters, &mut read))
+                .collect::<Vec<_>>(),
+        );
+        snapshots.push(SnapshotPoint {
+            size,
+            snapshot_s,
+            read_at_s,
+        });
+    }
+    let word = shm.atomic_u32(counter).map_err(|e| e.to_string())?;
+    let mut add = || {
+        shm.fetch_add_u32(counter, 1).expect("fetch_add_u32");
+    };
+    let iters = calibrate(min_round, &mut add);
+    let fetch_add_s = median(
+        &(0..rounds)
+            .map(|_| per_call(iters, &mut add))
+            .collect::<Vec<_>>(),
+    );
+    let mut raw = || {
+        black_box(word.fetch_add(1, std::sync::atomic::Ordering::SeqCst));
+    };
+    let iters = calibrate(min_round, &mut raw);
+    let raw_fetch_add_s = median(
+        &(0..rounds)
+            .map(|_| per_call(iters, &mut raw))
+            .collect::<Vec<_>>(),
+    );
+    emit(&Records {
+        snapshots,
+        fetch_add_s,
+        raw_fetch_add_s,
+    })
+}
+
+/// P6's waiter: sees the word at `offset` go 1, 2, … `rounds`, either
+/// woken through the library's futex wait or polling every `poll_ms`.
+pub fn waiter(socket: &Path, offset: usize, rounds: u32, poll_ms: Option<u64>) -> Res<()> {
+    let conn = connect(socket)?;
+    let shm = conn.map().map_err(|e| e.to_string())?;
+    ready_then_go()?;
+    let mut seen_ns = Vec::new();
+    for round in 0..rounds {
+        match poll_ms {
+            Some(ms) => {
+                while shm.load_u32(offset).map_err(|e| e.to_string())? == round {
+                    std::thread::sleep(Duration::from_millis(ms));
+                }
+            }
+            None => {
+                shm.wait_u32_change(offset, round, Some(Duration::from_secs(30)))
+                    .map_err(|e| e.to_string())?
+                    .ok_or("no change within 30 s")?;
+            }
+        }
+        seen_ns.push(monotonic_ns());
+    }
+    emit(&Wakes { seen_ns })
 }

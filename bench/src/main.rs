@@ -127,6 +127,34 @@ enum Role {
         #[arg(long)]
         count: u64,
     },
+    /// P7 client (and P4's no-waiter cost).
+    #[command(hide = true)]
+    Records {
+        #[arg(long)]
+        socket: PathBuf,
+        #[arg(long)]
+        offset: usize,
+        #[arg(long)]
+        counter: usize,
+        #[arg(long, value_delimiter = ',')]
+        sizes: Vec<usize>,
+        #[arg(long)]
+        rounds: usize,
+        #[arg(long)]
+        min_round_us: u64,
+    },
+    /// P6 waiting client.
+    #[command(hide = true)]
+    Waiter {
+        #[arg(long)]
+        socket: PathBuf,
+        #[arg(long)]
+        offset: usize,
+        #[arg(long)]
+        rounds: u32,
+        #[arg(long)]
+        poll_ms: Option<u64>,
+    },
     /// P5 client: connect, map, increment, unmap, exit.
     #[command(hide = true)]
     Touch {
@@ -178,6 +206,20 @@ fn main() -> ExitCode {
         }) => clients::count_shm(&socket, offset, count),
         Some(Role::CountBinder { socket, count }) => clients::count_binder(&socket, count),
         Some(Role::Touch { socket, offset }) => clients::touch(&socket, offset),
+        Some(Role::Waiter {
+            socket,
+            offset,
+            rounds,
+            poll_ms,
+        }) => clients::waiter(&socket, offset, rounds, poll_ms),
+        Some(Role::Records {
+            socket,
+            offset,
+            counter,
+            sizes,
+            rounds,
+            min_round_us,
+        }) => clients::records(&socket, offset, counter, &sizes, rounds, us(min_round_us)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

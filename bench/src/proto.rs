@@ -89,3 +89,34 @@ pub struct Count {
     /// Increments done.
     pub count: u64,
 }
+
+/// P7 at one record size: snapshot against read_at, same bytes.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SnapshotPoint {
+    /// Payload bytes.
+    pub size: usize,
+    /// Median seconds of one `snapshot` (consistent copy, no writer).
+    pub snapshot_s: f64,
+    /// Median seconds of one `read_at` of the same bytes (may tear).
+    pub read_at_s: f64,
+}
+
+/// P7, and P4's no-waiter cost: what the V2 data path costs one process.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Records {
+    /// Snapshot against read_at, per size.
+    pub snapshots: Vec<SnapshotPoint>,
+    /// Median seconds of the library's `fetch_add_u32` with nobody waiting
+    /// (the atomic plus the waiter-count load).
+    pub fetch_add_s: f64,
+    /// Median seconds of a plain SeqCst `fetch_add` on the same word (V1's
+    /// data path: no waiter count to look at).
+    pub raw_fetch_add_s: f64,
+}
+
+/// P6, one waiting process: when it saw each change.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Wakes {
+    /// CLOCK_MONOTONIC ns at which the waiter saw value `i + 1`.
+    pub seen_ns: Vec<u64>,
+}

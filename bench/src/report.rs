@@ -328,6 +328,42 @@ pub fn summary(r: &Results) -> Vec<Row> {
             Some(k.shm_rate / k.binder_rate >= 100.0 && k.shm_exact && k.binder_exact),
         );
     }
+    let w = &r.wakeup;
+    let (futex, poll) = (median(&w.futex_s), median(&w.poll_s));
+    ratio_row(
+        "P6",
+        "wake-up latency writer → waiter: futex vs 100 ms polling (median)".into(),
+        format!("futex {}", us(futex)),
+        format!("polling {}", us(poll)),
+        futex / poll,
+        "×",
+        "report (binder-callback baseline not built yet)",
+        None,
+    );
+    let rec = &r.records;
+    let per_s = |secs: f64| rate(1.0 / secs);
+    ratio_row(
+        "P4",
+        "1 process, nobody waiting: fetch_add_u32 (atomic + waiter check) vs a plain atomic".into(),
+        format!("{} fetch_add_u32", per_s(rec.fetch_add_s)),
+        format!("{} fetch_add", per_s(rec.raw_fetch_add_s)),
+        rec.raw_fetch_add_s / rec.fetch_add_s,
+        "×",
+        "≥ 0.80×",
+        Some(rec.raw_fetch_add_s / rec.fetch_add_s >= 0.80),
+    );
+    for p in &rec.snapshots {
+        ratio_row(
+            "P7",
+            format!("snapshot vs read_at, {}", bytes(p.size)),
+            format!("snapshot {:.0} ns", p.snapshot_s * 1e9),
+            format!("read_at {:.0} ns", p.read_at_s * 1e9),
+            p.read_at_s / p.snapshot_s,
+            "×",
+            "report",
+            None,
+        );
+    }
     let d = &r.daemon;
     let mib = |b: u64| b as f64 / MIB as f64;
     rows.push(Row {

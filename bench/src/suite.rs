@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::clients;
 use crate::procs::{self, footprint, DaemonProc, Footprint, Peer};
-use crate::proto::{BinderBulk, BulkPoint, Control, Count, FirstTouch};
+use crate::proto::{BinderBulk, BulkPoint, Control, Count, FirstTouch, Records, Wakes};
 use crate::report;
 use crate::server;
 
@@ -107,6 +107,15 @@ pub struct Counter {
     pub binder_exact: bool,
 }
 
+/// P6: writer → waiter latency, seconds, one per change.
+#[derive(Clone, Debug, Serialize)]
+pub struct Wakeup {
+    /// Woken through the futex (`wait_u32_change`).
+    pub futex_s: Vec<f64>,
+    /// Polling every 100 ms (what `eneabuf watch` did before V2).
+    pub poll_s: Vec<f64>,
+}
+
 /// P5.
 #[derive(Clone, Debug, Serialize)]
 pub struct Daemon {
@@ -158,6 +167,10 @@ pub struct Results {
     pub control: Control,
     /// P4.
     pub counter: Vec<Counter>,
+    /// P7, and P4's cost of the waiter check when nobody waits.
+    pub records: Records,
+    /// P6.
+    pub wakeup: Wakeup,
     /// P5.
     pub daemon: Daemon,
     /// Wall time of the run, seconds.
@@ -286,6 +299,31 @@ fn measure_all(plan: &Plan, bin: &Path, work: &Path, log: &Path) -> Result<Resul
     let t = step("P4 shared counter vs one binder call per increment");
     let counter = counters(plan, &socket, &bench_socket)?;
     bench_server.finish()?;
+    done(t);
+
+    let t = step("P7 snapshot vs read_at; P4's waiter check vs a plain atomic");
+    let records: Records = procs::run_client(&[
+        s("records"),
+        s("--socket"),
+        sock(),
+        s("--offset"),
+        s(RECORD_OFFSET),
+        s("--counter"),
+        s(COUNTER_OFFSET),
+        s("--sizes"),
+        list(RECORD_SIZES),
+        s("--rounds"),
+        s(plan.rounds),
+        s("--min-round-us"),
+        s(plan.min_round_us),
+    ])?;
+    done(t);
+
+    let t = step("P6 wake-up latency: futex vs 100 ms polling");
+    let wakeup = Wakeup {
+        futex_s: wake_latencies(&socket, plan.control_rounds as u32, None)?,
+        poll_s: wake_latencies(&socket, plan.rounds.min(11) as u32, Some(100))?,
+    };
     drop(daemon);
     done(t);
 
@@ -303,6 +341,8 @@ fn measure_all(plan: &Plan, bin: &Path, work: &Path, log: &Path) -> Result<Resul
         binder_bulk_tuned,
         control,
         counter,
+        records,
+        wakeup,
         daemon,
         elapsed_s: 0.0,
     })
@@ -346,10 +386,72 @@ fn run_binder_bulk(
 
 /// Byte offset of P4's counter word (word 0 belongs to the seed's 0xdeadcafe).
 const COUNTER_OFFSET: usize = 64;
+
+/// Byte offset of P7's record (past the counter, a multiple of 8).
+const RECORD_OFFSET: usize = 128;
+
+/// P7's record sizes: all fit the smallest region a plan maps (4 KiB + the
+/// record header + RECORD_OFFSET < 64 KiB).
+const RECORD_SIZES: &[usize] = &[64, 256, 1024, 4096];
 /// Byte offset of the word P5's clients increment.
 const TOUCH_OFFSET: usize = 8;
 
 /// Starts `n` counting peers, releases them together, returns (rate, results).
+/// Byte offset of P6's word.
+const WAKE_OFFSET: usize = 72;
+
+/// P6: this process changes the word `rounds` times, each once the waiter
+/// process has counted itself in (futex) or at once (polling), and pairs
+/// the time of each store with the time the waiter saw it.
+fn wake_latencies(socket: &Path, rounds: u32, poll_ms: Option<u64>) -> Result<Vec<f64>, String> {
+    let conn = clients::connect(socket)?;
+    let shm = conn.map().map_err(|e| e.to_string())?;
+    shm.store_u32(WAKE_OFFSET, 0).map_err(|e| e.to_string())?;
+    let mut args = vec![
+        s("waiter"),
+        s("--socket"),
+        socket.display().to_string(),
+        s("--offset"),
+        s(WAKE_OFFSET),
+        s("--rounds"),
+        s(rounds),
+    ];
+    if let Some(ms) = poll_ms {
+        args.extend([s("--poll-ms"), s(ms)]);
+    }
+    let mut peer = Peer::spawn(&args)?;
+    peer.ready()?;
+    peer.send("go")?;
+    let waiters = |shm: &enea_buffer_client::SharedBuffer| {
+        shm.load_u32(enea_buffer_client::WAITERS_OFFSET)
+            .unwrap_or(0)
+    };
+    let mut stored_ns = Vec::new();
+    for round in 0..rounds {
+        if poll_ms.is_none() {
+            // The waiter counts itself in just before FUTEX_WAIT; give it
+            // a moment to get there (and a previous round's count time to
+            // go) so the wake-up is measured from sleep.
+            while waiters(&shm) == 0 {
+                std::thread::yield_now();
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        } else {
+            // A change at a random phase of the poll period.
+            std::thread::sleep(Duration::from_millis(37 + 61 * u64::from(round % 3)));
+        }
+        stored_ns.push(crate::measure::monotonic_ns());
+        shm.store_u32(WAKE_OFFSET, round + 1)
+            .map_err(|e| e.to_string())?;
+    }
+    let wakes: Wakes = peer.result()?;
+    Ok(stored_ns
+        .iter()
+        .zip(&wakes.seen_ns)
+        .map(|(a, b)| b.saturating_sub(*a) as f64 / 1e9)
+        .collect())
+}
+
 fn count_round(args: &[String], n: usize) -> Result<f64, String> {
     let mut peers = (0..n)
         .map(|_| Peer::spawn(args))
@@ -374,6 +476,10 @@ fn counters(plan: &Plan, socket: &Path, bench_socket: &Path) -> Result<Vec<Count
     let conn = clients::connect(socket)?;
     let shm = conn
         .map_with(MapOptions { populate: false })
+        .map_err(|e| e.to_string())?;
+    // P1 copied over the whole region, control words included: a non-zero
+    // waiter count would make every write a FUTEX_WAKE. Nobody waits here.
+    shm.store_u32(enea_buffer_client::WAITERS_OFFSET, 0)
         .map_err(|e| e.to_string())?;
     let bench = server::connect(bench_socket)?;
     let mut out = Vec::new();

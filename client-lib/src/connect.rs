@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::error::{Error, Result};
-use crate::mapping::{MapOptions, Mapping, ReadOnlyBuffer, SharedBuffer};
+use crate::mapping::{Layout, MapOptions, Mapping, ReadOnlyBuffer, SharedBuffer, CONTROL_SIZE};
 use crate::platform::{self, IEneaBuffer, Keepalive, Status, Strong};
 use crate::verify::{self, VerifiedFd};
 
@@ -134,6 +134,7 @@ pub struct Connection {
     endpoint: String,
     transport: TransportKind,
     size: usize,
+    version: i32,
 }
 
 /// A registered death notification; dropping it cancels the callback.
@@ -151,13 +152,25 @@ impl Connection {
             endpoint: opened.endpoint,
             transport: opened.transport,
             size: 0,
+            version: 0,
         };
+        conn.version = conn
+            .service()
+            .r#getInterfaceVersion()
+            .map_err(|s| conn.call_error("getInterfaceVersion", s))?;
         let reported = conn
             .service()
             .r#getBufferSize()
             .map_err(|s| conn.call_error("getBufferSize", s))?;
         conn.size = verify::region_size(reported)?;
         Ok(conn)
+    }
+
+    /// The service's interface version (`getInterfaceVersion()`): 1 for a
+    /// V1 service, which has no region layout (no change notification, no
+    /// records; see [`Error::Unsupported`]), 2 or more otherwise.
+    pub fn interface_version(&self) -> i32 {
+        self.version
     }
 
     /// The region's size in bytes, as the service reported it.
@@ -213,17 +226,61 @@ impl Connection {
     }
 
     /// Maps the region read-write with `options`.
+    /// From a V2 service in one call (`getRegion`: descriptor, size and
+    /// layout together); from a V1 service with `getBuffer`, without layout.
     pub fn map_with(&self, options: MapOptions) -> Result<SharedBuffer> {
-        let region = self.fetch("getBuffer", |s| s.r#getBuffer())?;
+        let (region, layout) = if self.version >= 2 {
+            self.fetch_region("getRegion", |s| s.r#getRegion())?
+        } else {
+            let fd = self.fetch("getBuffer", |s| s.r#getBuffer())?;
+            (fd, Layout::None(self.version))
+        };
         let map = Mapping::new(region, true, options)?;
-        Ok(SharedBuffer::new(map, self.keepalive.clone()))
+        Ok(SharedBuffer::new(map, layout, self.keepalive.clone()))
     }
 
     /// Maps the read-only view of the region.
     pub fn map_read_only(&self) -> Result<ReadOnlyBuffer> {
-        let region = self.fetch("getReadOnlyBuffer", |s| s.r#getReadOnlyBuffer())?;
+        let (region, layout) = if self.version >= 2 {
+            self.fetch_region("getReadOnlyRegion", |s| s.r#getReadOnlyRegion())?
+        } else {
+            let fd = self.fetch("getReadOnlyBuffer", |s| s.r#getReadOnlyBuffer())?;
+            (fd, Layout::None(self.version))
+        };
         let map = Mapping::new(region, false, MapOptions::default())?;
-        Ok(ReadOnlyBuffer::new(map, self.keepalive.clone()))
+        Ok(ReadOnlyBuffer::new(map, layout, self.keepalive.clone()))
+    }
+
+    /// Calls a V2 region getter and checks what it returns: the fd holds
+    /// exactly the size that came with it (which must also be the size the
+    /// connection reported), and the layout is one this library knows.
+    fn fetch_region(
+        &self,
+        call: &'static str,
+        get: impl FnOnce(&Strong<dyn IEneaBuffer>) -> std::result::Result<platform::Region, Status>,
+    ) -> Result<(VerifiedFd, Layout)> {
+        let region = get(self.service()).map_err(|s| self.call_error(call, s))?;
+        let size = verify::region_size(region.size)?;
+        let fd: OwnedFd = region
+            .fd
+            .ok_or_else(|| Error::Call {
+                call,
+                status: "the reply carries no file descriptor".into(),
+            })?
+            .into();
+        let verified = verify::verify(fd, size)?;
+        if size != self.size {
+            return Err(Error::SizeMismatch {
+                reported: self.size,
+                actual: size as u64,
+            });
+        }
+        let layout = if region.layoutVersion == 1 && size >= CONTROL_SIZE {
+            Layout::V1
+        } else {
+            Layout::None(self.version)
+        };
+        Ok((verified, layout))
     }
 
     /// Calls the getter and checks the fd it returns: a region of exactly

@@ -92,6 +92,35 @@ pub enum Error {
         /// The required alignment.
         align: usize,
     },
+    /// The service speaks an interface version without the region layout
+    /// (change notification, records): V1 services. Poll instead.
+    #[error("{what} needs interface version 2 or later, but the service implements version {version}; poll instead")]
+    Unsupported {
+        /// What was asked for.
+        what: &'static str,
+        /// The service's `getInterfaceVersion()`.
+        version: i32,
+    },
+    /// A record's writer died while publishing it: the record holds a
+    /// half-written copy until the next publish repairs it.
+    #[error("the record at offset {offset} was left half-written by process {pid}, which died; the next publish repairs it")]
+    Abandoned {
+        /// The record's offset.
+        offset: usize,
+        /// The dead writer's pid.
+        pid: u32,
+    },
+    /// A record stayed in the middle of a write (by a live writer) for the
+    /// whole timeout.
+    #[error("the record at offset {offset} stayed mid-write by process {pid} for {waited:?}")]
+    Busy {
+        /// The record's offset.
+        offset: usize,
+        /// The writer's pid.
+        pid: u32,
+        /// How long the caller waited.
+        waited: std::time::Duration,
+    },
     /// The transport cannot carry the binder dump transaction.
     #[error("{0} cannot carry the dump transaction: {1}")]
     DumpUnsupported(String, &'static str),

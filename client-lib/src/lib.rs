@@ -33,6 +33,7 @@
 mod connect;
 mod dump;
 mod error;
+mod futex;
 mod mapping;
 mod platform;
 mod verify;
@@ -42,4 +43,7 @@ pub use connect::{
     TransportKind, DEFAULT_SOCKET, DESCRIPTOR, MAX_SIZE, SOCKET_ENV, USER_SOCKET_NAME,
 };
 pub use error::{Error, Result};
-pub use mapping::{FileIdentity, MapOptions, ReadOnlyBuffer, SharedBuffer};
+pub use mapping::{
+    FileIdentity, MapOptions, ReadOnlyBuffer, SharedBuffer, CONTROL_SIZE, RECORD_HEADER_SIZE,
+    WAITERS_OFFSET,
+};

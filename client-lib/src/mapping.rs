@@ -36,12 +36,15 @@
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::ptr::NonNull;
 use std::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use rustix::mm::{MapFlags, ProtFlags};
 
 use crate::error::{Error, Result};
+use crate::futex;
 use crate::platform::Keepalive;
 use crate::verify::VerifiedFd;
+use vendor_enea_buffer::aidl::vendor::enea::buffer::IEneaBuffer;
 
 /// How to map a region.
 #[derive(Clone, Copy, Debug, Default)]
@@ -263,6 +266,38 @@ unsafe fn copy_volatile(region: *mut u8, private: *mut u8, len: usize, direction
     }
 }
 
+/// What the service said about the region's control words.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Layout {
+    /// The service keeps layout version 1 (`IEneaBuffer.LAYOUT_VERSION`):
+    /// a waiter count, records. Only for regions of at least CONTROL_SIZE.
+    V1,
+    /// No layout: a V1 service (interface version given), or a region too
+    /// small for the control words. Notification and records are refused.
+    None(i32),
+}
+
+/// Byte offset of the waiter count (`IEneaBuffer.WAITERS_OFFSET`).
+pub const WAITERS_OFFSET: usize = IEneaBuffer::WAITERS_OFFSET as usize;
+/// Bytes reserved at the start of the region (`IEneaBuffer.CONTROL_SIZE`).
+pub const CONTROL_SIZE: usize = IEneaBuffer::CONTROL_SIZE as usize;
+/// Bytes of a record's header (`IEneaBuffer.RECORD_HEADER_SIZE`).
+pub const RECORD_HEADER_SIZE: usize = IEneaBuffer::RECORD_HEADER_SIZE as usize;
+
+/// How long a snapshot waits between looks at a record a writer holds, to
+/// notice that the writer died (which wakes nobody).
+const OWNER_CHECK: Duration = Duration::from_millis(20);
+
+/// Whether process `pid` exists (it may belong to another user).
+fn alive(pid: u32) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return false;
+    };
+    // SAFETY: kill with signal 0 sends nothing; it only checks the pid.
+    let rc = unsafe { libc::kill(pid, 0) };
+    rc == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
+}
+
 /// A read-write mapping of the shared region. Unmaps and closes on drop.
 ///
 /// Other processes write the same bytes at any time, so they are never
@@ -282,6 +317,7 @@ unsafe fn copy_volatile(region: *mut u8, private: *mut u8, len: usize, direction
 /// atomics in one process, map the region once per user.
 pub struct SharedBuffer {
     map: Mapping,
+    layout: Layout,
     // Held so the service (and, over RPC, the session) lives as long as the mapping.
     _keepalive: Keepalive,
 }
@@ -292,7 +328,126 @@ pub struct SharedBuffer {
 /// [`SharedBuffer`]. All of it takes `&self`: reads never race reads.
 pub struct ReadOnlyBuffer {
     map: Mapping,
+    layout: Layout,
     _keepalive: Keepalive,
+}
+
+impl Mapping {
+    /// The record at `offset` holding `len` payload bytes: its sequence and
+    /// owner words and the payload's first word offset and word count.
+    fn record(&self, layout: Layout, offset: usize, len: usize) -> Result<Record<'_>> {
+        if let Layout::None(version) = layout {
+            return Err(Error::Unsupported {
+                what: "a record snapshot or publish",
+                version,
+            });
+        }
+        if offset % 8 != 0 {
+            return Err(Error::Misaligned { offset, align: 8 });
+        }
+        if offset < CONTROL_SIZE {
+            return Err(Error::OutOfBounds {
+                offset,
+                len,
+                size: self.len(),
+            });
+        }
+        let words = len.div_ceil(4);
+        let total = words
+            .checked_mul(4)
+            .and_then(|w| w.checked_add(RECORD_HEADER_SIZE))
+            .ok_or(Error::OutOfBounds {
+                offset,
+                len,
+                size: self.len(),
+            })?;
+        self.span(offset, total).map_err(|_| Error::OutOfBounds {
+            offset,
+            len: total,
+            size: self.len(),
+        })?;
+        let word = |at: usize| -> Result<&AtomicU32> {
+            let p = self.atomic::<AtomicU32>(at)?;
+            // SAFETY: aligned and in bounds (checked), mapped for as long as
+            // `self`; used only for 4-byte atomic accesses (loads only on a
+            // read-only mapping, where `record` is used for snapshots, whose
+            // accesses are all Relaxed/Acquire loads: sound on read-only
+            // memory), which overlap the handle's other 32-bit atomics
+            // exactly or not at all.
+            Ok(unsafe { &*p.cast_const() })
+        };
+        Ok(Record {
+            seq: word(offset)?,
+            owner: word(offset + 4)?,
+            payload: (0..words)
+                .map(|i| word(offset + RECORD_HEADER_SIZE + 4 * i))
+                .collect::<Result<Vec<_>>>()?,
+            offset,
+        })
+    }
+}
+
+/// The words of one record (see the AIDL's layout).
+struct Record<'a> {
+    seq: &'a AtomicU32,
+    owner: &'a AtomicU32,
+    payload: Vec<&'a AtomicU32>,
+    offset: usize,
+}
+
+impl Record<'_> {
+    /// Copies a consistent payload into `out`: one that no writer changed
+    /// while it was copied. Waits (up to `timeout`) while a live writer
+    /// holds the record; fails at once when its writer died mid-publish.
+    /// `wait` blocks until the sequence changes or the given time passes.
+    fn snapshot(
+        &self,
+        out: &mut [u8],
+        timeout: Duration,
+        wait: impl Fn(&AtomicU32, u32, Duration),
+    ) -> Result<u32> {
+        let start = Instant::now();
+        loop {
+            // Ordering (see `SharedBuffer::publish` for the writer's half):
+            // Relaxed + fence is the Acquire load that also works on
+            // read-only memory. An even `s1` written by a publish's last
+            // store makes that publish's payload visible to the copy below.
+            let s1 = self.seq.load(Ordering::Relaxed);
+            fence(Ordering::Acquire);
+            if s1 % 2 == 1 {
+                let pid = self.owner.load(Ordering::Relaxed);
+                if pid != 0 && !alive(pid) {
+                    return Err(Error::Abandoned {
+                        offset: self.offset,
+                        pid,
+                    });
+                }
+                let waited = start.elapsed();
+                if waited >= timeout {
+                    return Err(Error::Busy {
+                        offset: self.offset,
+                        pid,
+                        waited,
+                    });
+                }
+                wait(self.seq, s1, (timeout - waited).min(OWNER_CHECK));
+                continue;
+            }
+            for (chunk, word) in out.chunks_mut(4).zip(&self.payload) {
+                let bytes = word.load(Ordering::Relaxed).to_ne_bytes();
+                chunk.copy_from_slice(&bytes[..chunk.len()]);
+            }
+            // If any word copied above came from a publish that started
+            // after `s1`, this fence synchronises with that publish's Release
+            // fence, so the load below sees its odd sequence (or later) and
+            // the copy is discarded. Equal means no publish overlapped it
+            // (short of 2^31 publishes wrapping the sequence meanwhile).
+            fence(Ordering::Acquire);
+            if self.seq.load(Ordering::Relaxed) == s1 {
+                return Ok(s1);
+            }
+        }
+    }
 }
 
 macro_rules! common_accessors {
@@ -330,11 +485,163 @@ macro_rules! common_accessors {
 }
 
 impl SharedBuffer {
-    pub(crate) fn new(map: Mapping, keepalive: Keepalive) -> Self {
+    pub(crate) fn new(map: Mapping, layout: Layout, keepalive: Keepalive) -> Self {
         Self {
             map,
+            layout,
             _keepalive: keepalive,
         }
+    }
+
+    /// The waiter count, if the service keeps the layout.
+    fn waiters(&self, what: &'static str) -> Result<&AtomicU32> {
+        match self.layout {
+            Layout::V1 => self.atomic_u32(WAITERS_OFFSET),
+            Layout::None(version) => Err(Error::Unsupported { what, version }),
+        }
+    }
+
+    /// Wakes the waiters of `word` if anybody waits on the region (the
+    /// layout's protocol: the caller stored `word` SeqCst just before).
+    fn notify(&self, word: &AtomicU32) {
+        if let Layout::V1 = self.layout {
+            if let Ok(waiters) = self.atomic_u32(WAITERS_OFFSET) {
+                if waiters.load(Ordering::SeqCst) != 0 {
+                    futex::wake(word);
+                }
+            }
+        }
+    }
+
+    /// Whether the service keeps the region layout that change notification
+    /// and records need (interface version 2 or later).
+    pub fn has_layout(&self) -> bool {
+        self.layout == Layout::V1
+    }
+
+    /// Waits until the aligned 32-bit word at `offset` holds something else
+    /// than `old`, for at most `timeout` (`None`: for as long as it takes).
+    /// Returns the new value, or `None` if the time ran out. Woken by
+    /// writers of the word through this library (any process), without
+    /// polling: a waiting thread makes no wake-ups of its own.
+    ///
+    /// Against a V1 service, which keeps no waiter count, this fails with
+    /// [`Error::Unsupported`]: poll [`Self::load_u32`] instead.
+    pub fn wait_u32_change(
+        &self,
+        offset: usize,
+        old: u32,
+        timeout: Option<Duration>,
+    ) -> Result<Option<u32>> {
+        let waiters = self.waiters("change notification")?;
+        let word = self.atomic_u32(offset)?;
+        let deadline = timeout.map(|t| Instant::now() + t);
+        loop {
+            let now = word.load(Ordering::SeqCst);
+            if now != old {
+                return Ok(Some(now));
+            }
+            let remaining = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            if remaining == Some(Duration::ZERO) {
+                return Ok(None);
+            }
+            // Count ourselves in before the last look: a writer that stores
+            // after this look sees the count and wakes us (both SeqCst).
+            waiters.fetch_add(1, Ordering::SeqCst);
+            if word.load(Ordering::SeqCst) == old {
+                futex::wait(word, old, remaining);
+            }
+            waiters.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+
+    /// Publishes `data` as the record at `offset` (a multiple of 8, at least
+    /// CONTROL_SIZE; the record takes RECORD_HEADER_SIZE + `data.len()`
+    /// rounded up to 4 bytes), so that readers see all of it or none of it,
+    /// and wakes the record's waiters. Waits up to `timeout` for another
+    /// live writer of the record; takes over from a dead one.
+    pub fn publish(&self, offset: usize, data: &[u8], timeout: Duration) -> Result<()> {
+        let record = self.map.record(self.layout, offset, data.len())?;
+        let me = std::process::id();
+        let start = Instant::now();
+        loop {
+            match record
+                .owner
+                .compare_exchange(0, me, Ordering::Acquire, Ordering::Relaxed)
+            {
+                Ok(_) => break,
+                Err(pid) if pid != 0 && !alive(pid) => {
+                    if record
+                        .owner
+                        .compare_exchange(pid, me, Ordering::Acquire, Ordering::Relaxed)
+                        .is_ok()
+                    {
+                        break;
+                    }
+                }
+                Err(pid) => {
+                    let waited = start.elapsed();
+                    if waited >= timeout {
+                        return Err(Error::Busy {
+                            offset,
+                            pid,
+                            waited,
+                        });
+                    }
+                    std::thread::yield_now();
+                }
+            }
+        }
+        // Ordering (the seqlock argument; `Record::snapshot` is the reader):
+        // 1. Make the sequence odd with a read-modify-write, which reads the
+        //    latest value even after taking over from a dead writer we never
+        //    synchronised with (it may have left it odd already: `| 1`).
+        //    Release: a reader that sees this odd value also sees our owner
+        //    word, so it reports a live writer as busy, never as abandoned.
+        let odd = record.seq.fetch_or(1, Ordering::Release) | 1;
+        // 2. This Release fence orders the odd sequence before every payload
+        //    store below: a reader that loads any of them and then runs its
+        //    Acquire fence synchronises with this fence, so its second look
+        //    at the sequence sees `odd` or later and it retries.
+        fence(Ordering::Release);
+        for (i, word) in record.payload.iter().enumerate() {
+            let mut bytes = [0u8; 4];
+            let chunk = &data[4 * i..data.len().min(4 * i + 4)];
+            bytes[..chunk.len()].copy_from_slice(chunk);
+            word.store(u32::from_ne_bytes(bytes), Ordering::Relaxed);
+        }
+        // 3. Release (SeqCst, for the waiter protocol of `notify`): a reader
+        //    whose first look sees this even value sees all of the payload.
+        record.seq.store(odd.wrapping_add(1), Ordering::SeqCst);
+        // 4. Release: the next writer's Acquire on the owner word sees the
+        //    even sequence (and payload) we leave.
+        record.owner.store(0, Ordering::Release);
+        self.notify(record.seq);
+        Ok(())
+    }
+
+    /// Copies the record at `offset` (as [`Self::publish`] wrote it) into
+    /// `out`, never half-written: retries while a writer is in the middle of
+    /// publishing, waiting up to `timeout` for it ([`Error::Busy`]). If the
+    /// writer died mid-publish, fails at once with [`Error::Abandoned`]
+    /// until the next publish repairs the record. Returns the record's
+    /// sequence number (even; it grows by 2 per publish).
+    pub fn snapshot(&self, offset: usize, out: &mut [u8], timeout: Duration) -> Result<u32> {
+        let record = self.map.record(self.layout, offset, out.len())?;
+        record.snapshot(out, timeout, |seq, old, t| {
+            let _ = self.wait_on(seq, old, t);
+        })
+    }
+
+    /// One bounded wait on `word` while it holds `old`, counted as a waiter.
+    fn wait_on(&self, word: &AtomicU32, old: u32, timeout: Duration) -> Result<()> {
+        let waiters = self.waiters("change notification")?;
+        waiters.fetch_add(1, Ordering::SeqCst);
+        if word.load(Ordering::SeqCst) == old {
+            futex::wait(word, old, Some(timeout));
+        }
+        waiters.fetch_sub(1, Ordering::SeqCst);
+        Ok(())
     }
 
     common_accessors!();
@@ -372,13 +679,20 @@ impl SharedBuffer {
     }
 
     /// Atomically adds `value` (wrapping) to the word at `offset`; returns the old value.
+    /// Wakes the word's waiters (without a system call when nobody waits).
     pub fn fetch_add_u32(&self, offset: usize, value: u32) -> Result<u32> {
-        Ok(self.atomic_u32(offset)?.fetch_add(value, Ordering::SeqCst))
+        let word = self.atomic_u32(offset)?;
+        let old = word.fetch_add(value, Ordering::SeqCst);
+        self.notify(word);
+        Ok(old)
     }
 
-    /// Atomically stores `value` into the word at `offset` (`SeqCst`).
+    /// Atomically stores `value` into the word at `offset` (`SeqCst`), and
+    /// wakes the word's waiters (without a system call when nobody waits).
     pub fn store_u32(&self, offset: usize, value: u32) -> Result<()> {
-        self.atomic_u32(offset)?.store(value, Ordering::SeqCst);
+        let word = self.atomic_u32(offset)?;
+        word.store(value, Ordering::SeqCst);
+        self.notify(word);
         Ok(())
     }
 
@@ -403,11 +717,20 @@ impl SharedBuffer {
 }
 
 impl ReadOnlyBuffer {
-    pub(crate) fn new(map: Mapping, keepalive: Keepalive) -> Self {
+    pub(crate) fn new(map: Mapping, layout: Layout, keepalive: Keepalive) -> Self {
         Self {
             map,
+            layout,
             _keepalive: keepalive,
         }
+    }
+
+    /// As [`SharedBuffer::snapshot`]. A read-only mapping cannot count
+    /// itself as a waiter, so while a writer holds the record it looks
+    /// again after yielding instead of sleeping on the futex.
+    pub fn snapshot(&self, offset: usize, out: &mut [u8], timeout: Duration) -> Result<u32> {
+        let record = self.map.record(self.layout, offset, out.len())?;
+        record.snapshot(out, timeout, |_, _, _| std::thread::yield_now())
     }
 
     common_accessors!();

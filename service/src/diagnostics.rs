@@ -18,8 +18,8 @@ const MAX_UIDS: usize = 64;
 /// Where the uids beyond [`MAX_UIDS`] are counted.
 const OTHER_UIDS: u32 = u32::MAX;
 
-/// A service method, as counted per caller.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+/// A service method, as counted per caller (the dump and the log summary).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Call {
     /// `getBuffer()`.
     GetBuffer,
@@ -27,6 +27,10 @@ pub enum Call {
     GetBufferSize,
     /// `getReadOnlyBuffer()`.
     GetReadOnlyBuffer,
+    /// `getRegion()` (V2).
+    GetRegion,
+    /// `getReadOnlyRegion()` (V2).
+    GetReadOnlyRegion,
     /// The dump transaction itself.
     Dump,
 }
@@ -38,6 +42,8 @@ impl Call {
             Call::GetBuffer => "getBuffer",
             Call::GetBufferSize => "getBufferSize",
             Call::GetReadOnlyBuffer => "getReadOnlyBuffer",
+            Call::GetRegion => "getRegion",
+            Call::GetReadOnlyRegion => "getReadOnlyRegion",
             Call::Dump => "dump",
         }
     }

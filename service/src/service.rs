@@ -8,13 +8,14 @@ use async_trait::async_trait;
 use log::{info, warn};
 use rustix::io::Errno;
 
-use crate::diagnostics::{self, Diagnostics, RegionFacts};
+use crate::diagnostics::{Call, Diagnostics, RegionFacts};
 use crate::platform::{self, Caller, IEneaBufferAsyncServer, ParcelFileDescriptor, Result, Status};
 use crate::policy::{Policy, Right};
 use crate::region::SharedRegion;
 use vendor_enea_buffer::aidl::vendor::enea::buffer::IEneaBuffer::{
-    ERROR_NO_RESOURCES, HASH, VERSION,
+    ERROR_NO_RESOURCES, HASH, LAYOUT_VERSION, VERSION,
 };
+use vendor_enea_buffer::aidl::vendor::enea::buffer::Region::Region;
 
 /// Serves one shared region to every client the policy admits.
 pub struct EneaBufferService {
@@ -67,7 +68,7 @@ impl EneaBufferService {
             );
             return Err(DumpRefused);
         }
-        self.diagnostics.count(uid, diagnostics::Call::Dump);
+        self.diagnostics.count(uid, Call::Dump);
         let identity = self.region.identity();
         let facts = RegionFacts {
             len: self.region.len(),
@@ -91,7 +92,7 @@ impl EneaBufferService {
         let granted = right >= needed;
         let first = self.stats.count(caller.uid, call, granted);
         if granted {
-            self.diagnostics.count(caller.uid, call.into());
+            self.diagnostics.count(caller.uid, call);
         } else {
             self.diagnostics.refused(caller.uid);
         }
@@ -152,6 +153,20 @@ impl EneaBufferService {
         self.diagnostics.handed_out(caller.uid);
         Ok(ParcelFileDescriptor::new(fd))
     }
+
+    /// A [`Region`]: a fresh fd from `dup` with the size and layout it has.
+    fn region(
+        &self,
+        call: Call,
+        caller: &Caller,
+        dup: impl Fn(&SharedRegion) -> std::result::Result<OwnedFd, Errno>,
+    ) -> Result<Region> {
+        Ok(Region {
+            fd: Some(self.reply_fd(call, caller, dup)?),
+            size: self.region.len() as i64,
+            layoutVersion: LAYOUT_VERSION,
+        })
+    }
 }
 
 /// A failed dup means the daemon is out of fds or memory: the client may
@@ -186,37 +201,19 @@ impl IEneaBufferAsyncServer for EneaBufferService {
             SharedRegion::dup_read_only,
         )
     }
-}
 
-/// The calls the policy checks (named as in the AIDL).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[allow(clippy::enum_variant_names)]
-pub enum Call {
-    /// `getBuffer`.
-    GetBuffer,
-    /// `getBufferSize`.
-    GetBufferSize,
-    /// `getReadOnlyBuffer`.
-    GetReadOnlyBuffer,
-}
-
-impl From<Call> for diagnostics::Call {
-    fn from(call: Call) -> Self {
-        match call {
-            Call::GetBuffer => diagnostics::Call::GetBuffer,
-            Call::GetBufferSize => diagnostics::Call::GetBufferSize,
-            Call::GetReadOnlyBuffer => diagnostics::Call::GetReadOnlyBuffer,
-        }
+    async fn r#getRegion(&self) -> Result<Region> {
+        let caller = self.admit(Call::GetRegion, Right::ReadWrite)?;
+        self.region(Call::GetRegion, &caller, SharedRegion::dup_read_write)
     }
-}
 
-impl Call {
-    fn name(self) -> &'static str {
-        match self {
-            Call::GetBuffer => "getBuffer",
-            Call::GetBufferSize => "getBufferSize",
-            Call::GetReadOnlyBuffer => "getReadOnlyBuffer",
-        }
+    async fn r#getReadOnlyRegion(&self) -> Result<Region> {
+        let caller = self.admit(Call::GetReadOnlyRegion, Right::ReadOnly)?;
+        self.region(
+            Call::GetReadOnlyRegion,
+            &caller,
+            SharedRegion::dup_read_only,
+        )
     }
 }
 
@@ -226,11 +223,9 @@ const MAX_UIDS_PER_PERIOD: usize = 32;
 /// Uids whose first call is logged at info; later newcomers are not.
 const MAX_UIDS_LOGGED: usize = 1024;
 
-#[derive(Default, Clone, Copy)]
+#[derive(Default, Clone)]
 struct Counts {
-    get_buffer: u64,
-    get_buffer_size: u64,
-    get_read_only_buffer: u64,
+    granted: BTreeMap<Call, u64>,
     refused: u64,
 }
 
@@ -255,7 +250,7 @@ impl CallStats {
     pub fn count(&self, uid: u32, call: Call, granted: bool) -> bool {
         let first = {
             let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
-            seen.len() < 3 * MAX_UIDS_LOGGED && seen.insert((uid, call))
+            seen.len() < 5 * MAX_UIDS_LOGGED && seen.insert((uid, call))
         };
         let mut p = self.period.lock().unwrap_or_else(|e| e.into_inner());
         let known = p.per_uid.len() < MAX_UIDS_PER_PERIOD || p.per_uid.contains_key(&uid);
@@ -264,14 +259,10 @@ impl CallStats {
         } else {
             &mut p.other_uids
         };
-        if !granted {
-            c.refused += 1;
+        if granted {
+            *c.granted.entry(call).or_default() += 1;
         } else {
-            match call {
-                Call::GetBuffer => c.get_buffer += 1,
-                Call::GetBufferSize => c.get_buffer_size += 1,
-                Call::GetReadOnlyBuffer => c.get_read_only_buffer += 1,
-            }
+            c.refused += 1;
         }
         first
     }
@@ -289,16 +280,13 @@ impl CallStats {
     pub fn take_summary(&self) -> Option<String> {
         let p = std::mem::take(&mut *self.period.lock().unwrap_or_else(|e| e.into_inner()));
         let fmt = |who: String, c: &Counts| {
-            let mut parts = Vec::new();
-            for (n, name) in [
-                (c.get_buffer, "getBuffer"),
-                (c.get_read_only_buffer, "getReadOnlyBuffer"),
-                (c.get_buffer_size, "getBufferSize"),
-                (c.refused, "refused"),
-            ] {
-                if n > 0 {
-                    parts.push(format!("{n} {name}"));
-                }
+            let mut parts: Vec<String> = c
+                .granted
+                .iter()
+                .map(|(call, n)| format!("{n} {}", call.name()))
+                .collect();
+            if c.refused > 0 {
+                parts.push(format!("{} refused", c.refused));
             }
             format!("{who}: {}", parts.join(", "))
         };
@@ -307,9 +295,9 @@ impl CallStats {
             .iter()
             .map(|(uid, c)| fmt(format!("uid {uid}"), c))
             .collect();
-        let o = p.other_uids;
-        if o.get_buffer + o.get_buffer_size + o.get_read_only_buffer + o.refused > 0 {
-            lines.push(fmt("other uids".into(), &o));
+        let o = &p.other_uids;
+        if !o.granted.is_empty() || o.refused > 0 {
+            lines.push(fmt("other uids".into(), o));
         }
         if p.connections_refused > 0 {
             lines.push(format!(

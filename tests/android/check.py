@@ -276,7 +276,7 @@ def generate_workspace(spec, dirs, bindings):
     write(ws / "binder_tokio" / "Cargo.toml",
           package("binder_tokio", f'[lib]\npath = {toml_str(b / "binder_tokio" / "lib.rs")}\n\n[dependencies]\n'
                   + third_party(["libbinder_rs", "libtokio"]) + "\n", lints=False))
-    # vendor.enea.buffer-V1-rust: Soong adds libbinder_rs and libasync_trait.
+    # vendor.enea.buffer-V2-rust: Soong adds libbinder_rs and libasync_trait.
     write(ws / "aidl-fixture" / "Cargo.toml",
           package("aidl-fixture", f'[lib]\nname = "vendor_enea_buffer"\npath = {toml_str(FIXTURE)}\n\n[dependencies]\n'
                   + third_party(["libbinder_rs", "libasync_trait"]) + "\n", lints=False))

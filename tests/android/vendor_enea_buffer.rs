@@ -1,15 +1,19 @@
-//! FIXTURE: `vendor.enea.buffer-V1-rust` as AOSP's `aidl --lang=rust` emits it.
+//! FIXTURE: `vendor.enea.buffer-V2-rust` as AOSP's `aidl --lang=rust` emits it.
 //!
 //! Models the Rust backend of system/tools/aidl as of Android 15 (the shape of
-//! tests/golden_output/aidl-test-versioned-interface-V1-rust-source), for
-//!   aidl --lang=rust --structured --stability vintf --version 1
-//!        --hash 748060b3c00977f424d7353f101d29df2005a159
-//!        aidl_api/vendor.enea.buffer/1/vendor/enea/buffer/IEneaBuffer.aidl
+//! tests/golden_output/aidl-test-versioned-interface-V2-rust-source, and of
+//! android.hardware.common's Ashmem.rs for a VINTF parcelable holding a
+//! ParcelFileDescriptor), for
+//!   aidl --lang=rust --structured --stability vintf --version 2
+//!        --hash 6b3405672640383845ea861e011e47fdd2ebfe2d
+//!        aidl_api/vendor.enea.buffer/2/vendor/enea/buffer/IEneaBuffer.aidl
+//!        aidl_api/vendor.enea.buffer/2/vendor/enea/buffer/Region.aidl
 //! with the crate root that Soong's aidl_rust_glue wraps around it, all in one
 //! file. AOSP's aidl cannot be installed here; this stands in for its output
 //! so that the Android seams type-check against the real libbinder_rs.
 //! `tests/platform` keeps it equal to the .aidl and the frozen dump (methods
-//! and their order, constants, VERSION, HASH, descriptor, stability).
+//! and their order, constants, VERSION, HASH, descriptor, stability, and the
+//! parcelable's fields, their wire order, descriptor and stability).
 #![allow(non_upper_case_globals)]
 #![allow(non_snake_case)]
 #![allow(missing_docs)]
@@ -39,6 +43,8 @@ pub trait IEneaBuffer: binder::Interface + Send {
   fn r#getBuffer(&self) -> binder::Result<binder::ParcelFileDescriptor>;
   fn r#getBufferSize(&self) -> binder::Result<i64>;
   fn r#getReadOnlyBuffer(&self) -> binder::Result<binder::ParcelFileDescriptor>;
+  fn r#getRegion(&self) -> binder::Result<crate::mangled::_6_vendor_4_enea_6_buffer_6_Region>;
+  fn r#getReadOnlyRegion(&self) -> binder::Result<crate::mangled::_6_vendor_4_enea_6_buffer_6_Region>;
   fn r#getInterfaceVersion(&self) -> binder::Result<i32> {
     Ok(VERSION)
   }
@@ -57,6 +63,8 @@ pub trait IEneaBufferAsync<P>: binder::Interface + Send {
   fn r#getBuffer<'a>(&'a self) -> binder::BoxFuture<'a, binder::Result<binder::ParcelFileDescriptor>>;
   fn r#getBufferSize<'a>(&'a self) -> binder::BoxFuture<'a, binder::Result<i64>>;
   fn r#getReadOnlyBuffer<'a>(&'a self) -> binder::BoxFuture<'a, binder::Result<binder::ParcelFileDescriptor>>;
+  fn r#getRegion<'a>(&'a self) -> binder::BoxFuture<'a, binder::Result<crate::mangled::_6_vendor_4_enea_6_buffer_6_Region>>;
+  fn r#getReadOnlyRegion<'a>(&'a self) -> binder::BoxFuture<'a, binder::Result<crate::mangled::_6_vendor_4_enea_6_buffer_6_Region>>;
   fn r#getInterfaceVersion<'a>(&'a self) -> binder::BoxFuture<'a, binder::Result<i32>> {
     Box::pin(async move { Ok(VERSION) })
   }
@@ -70,6 +78,8 @@ pub trait IEneaBufferAsyncServer: binder::Interface + Send {
   async fn r#getBuffer(&self) -> binder::Result<binder::ParcelFileDescriptor>;
   async fn r#getBufferSize(&self) -> binder::Result<i64>;
   async fn r#getReadOnlyBuffer(&self) -> binder::Result<binder::ParcelFileDescriptor>;
+  async fn r#getRegion(&self) -> binder::Result<crate::mangled::_6_vendor_4_enea_6_buffer_6_Region>;
+  async fn r#getReadOnlyRegion(&self) -> binder::Result<crate::mangled::_6_vendor_4_enea_6_buffer_6_Region>;
 }
 impl BnEneaBuffer {
   /// Create a new async binder service.
@@ -100,6 +110,12 @@ impl BnEneaBuffer {
       fn r#getReadOnlyBuffer(&self) -> binder::Result<binder::ParcelFileDescriptor> {
         self._rt.block_on(self._inner.r#getReadOnlyBuffer())
       }
+      fn r#getRegion(&self) -> binder::Result<crate::mangled::_6_vendor_4_enea_6_buffer_6_Region> {
+        self._rt.block_on(self._inner.r#getRegion())
+      }
+      fn r#getReadOnlyRegion(&self) -> binder::Result<crate::mangled::_6_vendor_4_enea_6_buffer_6_Region> {
+        self._rt.block_on(self._inner.r#getReadOnlyRegion())
+      }
     }
     let wrapped = Wrapper { _inner: inner, _rt: rt };
     Self::new_binder(wrapped, features)
@@ -115,19 +131,31 @@ pub trait IEneaBufferDefault: Send + Sync {
   fn r#getReadOnlyBuffer(&self) -> binder::Result<binder::ParcelFileDescriptor> {
     Err(binder::StatusCode::UNKNOWN_TRANSACTION.into())
   }
+  fn r#getRegion(&self) -> binder::Result<crate::mangled::_6_vendor_4_enea_6_buffer_6_Region> {
+    Err(binder::StatusCode::UNKNOWN_TRANSACTION.into())
+  }
+  fn r#getReadOnlyRegion(&self) -> binder::Result<crate::mangled::_6_vendor_4_enea_6_buffer_6_Region> {
+    Err(binder::StatusCode::UNKNOWN_TRANSACTION.into())
+  }
 }
 pub mod transactions {
   pub const r#getBuffer: binder::binder_impl::TransactionCode = binder::binder_impl::FIRST_CALL_TRANSACTION + 0;
   pub const r#getBufferSize: binder::binder_impl::TransactionCode = binder::binder_impl::FIRST_CALL_TRANSACTION + 1;
   pub const r#getReadOnlyBuffer: binder::binder_impl::TransactionCode = binder::binder_impl::FIRST_CALL_TRANSACTION + 2;
+  pub const r#getRegion: binder::binder_impl::TransactionCode = binder::binder_impl::FIRST_CALL_TRANSACTION + 3;
+  pub const r#getReadOnlyRegion: binder::binder_impl::TransactionCode = binder::binder_impl::FIRST_CALL_TRANSACTION + 4;
   pub const r#getInterfaceVersion: binder::binder_impl::TransactionCode = binder::binder_impl::FIRST_CALL_TRANSACTION + 16777214;
   pub const r#getInterfaceHash: binder::binder_impl::TransactionCode = binder::binder_impl::FIRST_CALL_TRANSACTION + 16777213;
 }
 pub type IEneaBufferDefaultRef = Option<std::sync::Arc<dyn IEneaBufferDefault>>;
 static DEFAULT_IMPL: std::sync::Mutex<IEneaBufferDefaultRef> = std::sync::Mutex::new(None);
 pub const r#ERROR_NO_RESOURCES: i32 = 1;
-pub const VERSION: i32 = 1;
-pub const HASH: &str = "748060b3c00977f424d7353f101d29df2005a159";
+pub const r#LAYOUT_VERSION: i32 = 1;
+pub const r#WAITERS_OFFSET: i32 = 4;
+pub const r#CONTROL_SIZE: i32 = 64;
+pub const r#RECORD_HEADER_SIZE: i32 = 8;
+pub const VERSION: i32 = 2;
+pub const HASH: &str = "6b3405672640383845ea861e011e47fdd2ebfe2d";
 impl BpEneaBuffer {
   fn build_parcel_getBuffer(&self) -> binder::Result<binder::binder_impl::Parcel> {
     let mut aidl_data = self.binder.prepare_transact()?;
@@ -177,6 +205,38 @@ impl BpEneaBuffer {
     let _aidl_return: binder::ParcelFileDescriptor = _aidl_reply.read()?;
     Ok(_aidl_return)
   }
+  fn build_parcel_getRegion(&self) -> binder::Result<binder::binder_impl::Parcel> {
+    let mut aidl_data = self.binder.prepare_transact()?;
+    Ok(aidl_data)
+  }
+  fn read_response_getRegion(&self, _aidl_reply: std::result::Result<binder::binder_impl::Parcel, binder::StatusCode>) -> binder::Result<crate::mangled::_6_vendor_4_enea_6_buffer_6_Region> {
+    if let Err(binder::StatusCode::UNKNOWN_TRANSACTION) = _aidl_reply {
+      if let Some(_aidl_default_impl) = <Self as IEneaBuffer>::getDefaultImpl() {
+        return _aidl_default_impl.r#getRegion();
+      }
+    }
+    let _aidl_reply = _aidl_reply?;
+    let _aidl_status: binder::Status = _aidl_reply.read()?;
+    if !_aidl_status.is_ok() { return Err(_aidl_status); }
+    let _aidl_return: crate::mangled::_6_vendor_4_enea_6_buffer_6_Region = _aidl_reply.read()?;
+    Ok(_aidl_return)
+  }
+  fn build_parcel_getReadOnlyRegion(&self) -> binder::Result<binder::binder_impl::Parcel> {
+    let mut aidl_data = self.binder.prepare_transact()?;
+    Ok(aidl_data)
+  }
+  fn read_response_getReadOnlyRegion(&self, _aidl_reply: std::result::Result<binder::binder_impl::Parcel, binder::StatusCode>) -> binder::Result<crate::mangled::_6_vendor_4_enea_6_buffer_6_Region> {
+    if let Err(binder::StatusCode::UNKNOWN_TRANSACTION) = _aidl_reply {
+      if let Some(_aidl_default_impl) = <Self as IEneaBuffer>::getDefaultImpl() {
+        return _aidl_default_impl.r#getReadOnlyRegion();
+      }
+    }
+    let _aidl_reply = _aidl_reply?;
+    let _aidl_status: binder::Status = _aidl_reply.read()?;
+    if !_aidl_status.is_ok() { return Err(_aidl_status); }
+    let _aidl_return: crate::mangled::_6_vendor_4_enea_6_buffer_6_Region = _aidl_reply.read()?;
+    Ok(_aidl_return)
+  }
   fn build_parcel_getInterfaceVersion(&self) -> binder::Result<binder::binder_impl::Parcel> {
     let mut aidl_data = self.binder.prepare_transact()?;
     Ok(aidl_data)
@@ -217,6 +277,16 @@ impl IEneaBuffer for BpEneaBuffer {
     let _aidl_data = self.build_parcel_getReadOnlyBuffer()?;
     let _aidl_reply = self.binder.submit_transact(transactions::r#getReadOnlyBuffer, _aidl_data, binder::binder_impl::FLAG_PRIVATE_LOCAL);
     self.read_response_getReadOnlyBuffer(_aidl_reply)
+  }
+  fn r#getRegion(&self) -> binder::Result<crate::mangled::_6_vendor_4_enea_6_buffer_6_Region> {
+    let _aidl_data = self.build_parcel_getRegion()?;
+    let _aidl_reply = self.binder.submit_transact(transactions::r#getRegion, _aidl_data, binder::binder_impl::FLAG_PRIVATE_LOCAL);
+    self.read_response_getRegion(_aidl_reply)
+  }
+  fn r#getReadOnlyRegion(&self) -> binder::Result<crate::mangled::_6_vendor_4_enea_6_buffer_6_Region> {
+    let _aidl_data = self.build_parcel_getReadOnlyRegion()?;
+    let _aidl_reply = self.binder.submit_transact(transactions::r#getReadOnlyRegion, _aidl_data, binder::binder_impl::FLAG_PRIVATE_LOCAL);
+    self.read_response_getReadOnlyRegion(_aidl_reply)
   }
   fn r#getInterfaceVersion(&self) -> binder::Result<i32> {
     let _aidl_version = self.cached_version.load(std::sync::atomic::Ordering::Relaxed);
@@ -277,6 +347,32 @@ impl<P: binder::BinderAsyncPool> IEneaBufferAsync<P> for BpEneaBuffer {
       }
     )
   }
+  fn r#getRegion<'a>(&'a self) -> binder::BoxFuture<'a, binder::Result<crate::mangled::_6_vendor_4_enea_6_buffer_6_Region>> {
+    let _aidl_data = match self.build_parcel_getRegion() {
+      Ok(_aidl_data) => _aidl_data,
+      Err(err) => return Box::pin(std::future::ready(Err(err))),
+    };
+    let binder = self.binder.clone();
+    P::spawn(
+      move || binder.submit_transact(transactions::r#getRegion, _aidl_data, binder::binder_impl::FLAG_PRIVATE_LOCAL),
+      move |_aidl_reply| async move {
+        self.read_response_getRegion(_aidl_reply)
+      }
+    )
+  }
+  fn r#getReadOnlyRegion<'a>(&'a self) -> binder::BoxFuture<'a, binder::Result<crate::mangled::_6_vendor_4_enea_6_buffer_6_Region>> {
+    let _aidl_data = match self.build_parcel_getReadOnlyRegion() {
+      Ok(_aidl_data) => _aidl_data,
+      Err(err) => return Box::pin(std::future::ready(Err(err))),
+    };
+    let binder = self.binder.clone();
+    P::spawn(
+      move || binder.submit_transact(transactions::r#getReadOnlyRegion, _aidl_data, binder::binder_impl::FLAG_PRIVATE_LOCAL),
+      move |_aidl_reply| async move {
+        self.read_response_getReadOnlyRegion(_aidl_reply)
+      }
+    )
+  }
   fn r#getInterfaceVersion<'a>(&'a self) -> binder::BoxFuture<'a, binder::Result<i32>> {
     let _aidl_version = self.cached_version.load(std::sync::atomic::Ordering::Relaxed);
     if _aidl_version != -1 { return Box::pin(std::future::ready(Ok(_aidl_version))); }
@@ -316,6 +412,8 @@ impl IEneaBuffer for binder::binder_impl::Binder<BnEneaBuffer> {
   fn r#getBuffer(&self) -> binder::Result<binder::ParcelFileDescriptor> { self.0.r#getBuffer() }
   fn r#getBufferSize(&self) -> binder::Result<i64> { self.0.r#getBufferSize() }
   fn r#getReadOnlyBuffer(&self) -> binder::Result<binder::ParcelFileDescriptor> { self.0.r#getReadOnlyBuffer() }
+  fn r#getRegion(&self) -> binder::Result<crate::mangled::_6_vendor_4_enea_6_buffer_6_Region> { self.0.r#getRegion() }
+  fn r#getReadOnlyRegion(&self) -> binder::Result<crate::mangled::_6_vendor_4_enea_6_buffer_6_Region> { self.0.r#getReadOnlyRegion() }
   fn r#getInterfaceVersion(&self) -> binder::Result<i32> { self.0.r#getInterfaceVersion() }
   fn r#getInterfaceHash(&self) -> binder::Result<String> { self.0.r#getInterfaceHash() }
 }
@@ -354,6 +452,28 @@ fn on_transact(_aidl_service: &dyn IEneaBuffer, _aidl_code: binder::binder_impl:
       }
       Ok(())
     }
+    transactions::r#getRegion => {
+      let _aidl_return = _aidl_service.r#getRegion();
+      match &_aidl_return {
+        Ok(_aidl_return) => {
+          _aidl_reply.write(&binder::Status::from(binder::StatusCode::OK))?;
+          _aidl_reply.write(_aidl_return)?;
+        }
+        Err(_aidl_status) => _aidl_reply.write(_aidl_status)?
+      }
+      Ok(())
+    }
+    transactions::r#getReadOnlyRegion => {
+      let _aidl_return = _aidl_service.r#getReadOnlyRegion();
+      match &_aidl_return {
+        Ok(_aidl_return) => {
+          _aidl_reply.write(&binder::Status::from(binder::StatusCode::OK))?;
+          _aidl_reply.write(_aidl_return)?;
+        }
+        Err(_aidl_status) => _aidl_reply.write(_aidl_status)?
+      }
+      Ok(())
+    }
     transactions::r#getInterfaceVersion => {
       let _aidl_return = _aidl_service.r#getInterfaceVersion();
       match &_aidl_return {
@@ -383,10 +503,64 @@ pub(crate) mod mangled {
  pub use super::r#IEneaBuffer as _6_vendor_4_enea_6_buffer_11_IEneaBuffer;
 }
         }
+        pub mod r#Region {
+#![forbid(unsafe_code)]
+#![cfg_attr(rustfmt, rustfmt_skip)]
+#[derive(Debug)]
+pub struct r#Region {
+  pub r#fd: Option<binder::ParcelFileDescriptor>,
+  pub r#size: i64,
+  pub r#layoutVersion: i32,
+}
+impl Default for r#Region {
+  fn default() -> Self {
+    Self {
+      r#fd: Default::default(),
+      r#size: 0,
+      r#layoutVersion: 0,
+    }
+  }
+}
+impl binder::Parcelable for r#Region {
+  fn write_to_parcel(&self, parcel: &mut binder::binder_impl::BorrowedParcel) -> std::result::Result<(), binder::StatusCode> {
+    parcel.sized_write(|subparcel| {
+      let __field_ref = self.r#fd.as_ref().ok_or(binder::StatusCode::UNEXPECTED_NULL)?;
+      subparcel.write(__field_ref)?;
+      subparcel.write(&self.r#size)?;
+      subparcel.write(&self.r#layoutVersion)?;
+      Ok(())
+    })
+  }
+  fn read_from_parcel(&mut self, parcel: &binder::binder_impl::BorrowedParcel) -> std::result::Result<(), binder::StatusCode> {
+    parcel.sized_read(|subparcel| {
+      if subparcel.has_more_data() {
+        self.r#fd = Some(subparcel.read()?);
+      }
+      if subparcel.has_more_data() {
+        self.r#size = subparcel.read()?;
+      }
+      if subparcel.has_more_data() {
+        self.r#layoutVersion = subparcel.read()?;
+      }
+      Ok(())
+    })
+  }
+}
+binder::impl_serialize_for_parcelable!(r#Region);
+binder::impl_deserialize_for_parcelable!(r#Region);
+impl binder::binder_impl::ParcelableMetadata for r#Region {
+  fn get_descriptor() -> &'static str { "vendor.enea.buffer.Region" }
+  fn get_stability(&self) -> binder::binder_impl::Stability { binder::binder_impl::Stability::Vintf }
+}
+pub(crate) mod mangled {
+ pub use super::r#Region as _6_vendor_4_enea_6_buffer_6_Region;
+}
+        }
       }
     }
   }
 }
 pub(crate) mod mangled {
   pub(crate) use crate::aidl::vendor::enea::buffer::IEneaBuffer::mangled::*;
+  pub(crate) use crate::aidl::vendor::enea::buffer::Region::mangled::*;
 }

@@ -14,6 +14,8 @@ pub const ENEABUF: &str = "eneabuf";
 pub const PROBE: &str = "enea-buffer-probe";
 /// The misbehaving test server.
 pub const EVIL_SERVER: &str = "enea-buffer-evil-server";
+/// A V1 service built from the frozen V1 dump (evolution tests).
+pub const V1_SERVER: &str = "enea-buffer-v1-server";
 
 /// Path of binary `name`; panics with what to do if it cannot be found.
 pub fn path(name: &str) -> PathBuf {

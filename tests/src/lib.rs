@@ -7,7 +7,26 @@ pub mod bins;
 pub mod daemon;
 pub mod initrc;
 pub mod probe;
+pub mod record;
 pub mod selinux;
+pub mod v1server;
+
+/// `vendor.enea.buffer` as the frozen V1 dump declares it, generated at build
+/// time (tests/build.rs), for the V1 client and the V1 service of the
+/// evolution tests: `v1::aidl::vendor::enea::buffer::IEneaBuffer`.
+#[allow(
+    clippy::all,
+    missing_docs,
+    non_snake_case,
+    non_camel_case_types,
+    unused
+)]
+pub mod v1 {
+    /// The generated AIDL tree.
+    pub mod aidl {
+        include!(concat!(env!("OUT_DIR"), "/vendor_enea_buffer_v1.rs"));
+    }
+}
 
 pub use daemon::{Daemon, DaemonOptions};
 pub use probe::{eneabuf, Held, Interactive, Probe};

@@ -101,6 +101,11 @@ impl Interactive {
         }
     }
 
+    /// The child's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The next line the probe prints (within [`WAIT`]); panics on `error`.
     pub fn reply(&mut self) -> String {
         let line = self
@@ -115,6 +120,13 @@ impl Interactive {
     pub fn ask(&mut self, command: &str) -> String {
         self.send(command);
         self.reply()
+    }
+
+    /// SIGKILLs the child and reaps it (a zombie still counts as alive to
+    /// `kill(pid, 0)`, so a crash is only complete once it is reaped).
+    pub fn kill(&mut self) {
+        self.child.kill().expect("SIGKILL");
+        self.child.wait().expect("reaping");
     }
 
     /// Sends `command` without waiting for a reply.

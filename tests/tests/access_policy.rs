@@ -60,7 +60,7 @@ fn three_uids_get_exactly_their_rights() {
     assert!(text(&inc.stdout).contains("Data=0xdeadcb00"));
 
     // The refusals are in the log (a uid's first refusal of a method at info).
-    for (uid, call) in [(OTHER_UID, "getBuffer"), (NONE_UID, "getBufferSize")] {
+    for (uid, call) in [(OTHER_UID, "getRegion"), (NONE_UID, "getBufferSize")] {
         let line = format!("{call} from uid={uid} ");
         let seen = daemon.wait_log(|l| l.contains(&line) && l.contains("refused"), WAIT);
         assert!(

@@ -78,7 +78,9 @@ const COMMANDS: [&[&str]; 3] = [
 ];
 
 /// Each command is refused with `message`, and the server saw the calls
-/// `calls` (the getter of each command in turn, after getBufferSize).
+/// `calls` (the getter of each command in turn, after getBufferSize; the
+/// server is V2, so the client fetches with getRegion/getReadOnlyRegion, and
+/// `watch` maps read-write to wait on the futex word).
 fn every_command_is_refused(mode: &str, message: &str, fetches: bool) {
     let mut evil = Evil::start(mode);
     for args in COMMANDS {
@@ -86,7 +88,7 @@ fn every_command_is_refused(mode: &str, message: &str, fetches: bool) {
         assert_refused(&out, &format!("eneabuf {} ({mode})", args[0]), message);
     }
     let expected = if fetches {
-        "getBufferSize,getReadOnlyBuffer,getBufferSize,getBuffer,getBufferSize,getReadOnlyBuffer"
+        "getBufferSize,getReadOnlyRegion,getBufferSize,getRegion,getBufferSize,getRegion"
     } else {
         "getBufferSize,getBufferSize,getBufferSize"
     };
@@ -158,7 +160,8 @@ fn an_absurd_reported_size_is_refused_before_anything_else() {
 }
 
 /// A call the service refuses is reported as its error, not as a dead
-/// service, and the client exits 1.
+/// service, and the client exits 1. The evil server is a V2 service, so
+/// the call the client makes (and names) is getReadOnlyRegion.
 #[test]
 fn a_refused_call_is_the_services_error_not_its_death() {
     let evil = Evil::start("refuse");
@@ -166,7 +169,7 @@ fn a_refused_call_is_the_services_error_not_its_death() {
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(
-        stderr.starts_with("eneabuf: getReadOnlyBuffer failed: ") && stderr.contains("out of fds"),
+        stderr.starts_with("eneabuf: getReadOnlyRegion failed: ") && stderr.contains("out of fds"),
         "{stderr}"
     );
 }

@@ -176,10 +176,10 @@ fn sixteen_clients_incrementing_concurrently_lose_nothing() {
     assert_ok(&out, "eneabuf get");
     let expected = DEADCAFE.wrapping_add(WORKERS * COUNT);
     assert_eq!(stdout(&out).trim(), format!("{expected:#010x}"));
-    // Every worker passed the barrier.
+    // Every worker passed the barrier (at CONTROL_SIZE, past the V2 control words).
     let mut check = Probe::hold(&daemon, true, None);
     assert_eq!(
-        check.command("read 4 4"),
+        check.command("read 64 4"),
         format!("bytes={}", hex(&WORKERS.to_ne_bytes()))
     );
     check.quit();
@@ -337,7 +337,8 @@ fn daemon_sees_the_calling_clients_uid() {
     require_root("the client must run under a different uid than the daemon");
     let daemon = Daemon::start();
     let mut held = Probe::hold(&daemon, true, Some(OTHER_UID));
-    let line = format!("getReadOnlyBuffer from uid={OTHER_UID} ");
+    // A V2 client fetches the read-only view with getReadOnlyRegion.
+    let line = format!("getReadOnlyRegion from uid={OTHER_UID} ");
     let seen = daemon.wait_log(|l| l.contains(&line), WAIT);
     assert!(
         seen.is_some(),

@@ -44,9 +44,10 @@ enum Command {
     Info,
     /// Print the service's dump (the binder dump transaction, as dumpsys sends).
     Dump,
-    /// Print word 0 whenever it changes, until interrupted.
+    /// Print word 0 whenever it changes, until interrupted. Against a V2
+    /// service the writers wake it (no polling); a V1 service is polled.
     Watch {
-        /// How often to look.
+        /// How often to look (V1 services only).
         #[arg(long, value_name = "DURATION", default_value = "100ms", value_parser = parse_duration)]
         interval: Duration,
         /// Stop after this many changes.
@@ -123,10 +124,31 @@ fn run(cli: Cli) -> enea_buffer_client::Result<()> {
         }
         Command::Dump => print!("{}", conn.dump()?),
         Command::Watch { interval, changes } => {
+            let mut seen = 0;
+            if conn.interface_version() >= 2 {
+                // Woken by writers through the futex word: idle, no wake-ups.
+                let buffer = conn.map()?;
+                if buffer.has_layout() {
+                    let mut last = buffer.load_u32(0)?;
+                    println!("{last:#010x}");
+                    while changes.map_or(true, |n| seen < n) {
+                        if let Some(now) = buffer.wait_u32_change(0, last, None)? {
+                            println!("{now:#010x}");
+                            last = now;
+                            seen += 1;
+                        }
+                    }
+                    return Ok(());
+                }
+            }
+            eprintln!(
+                "eneabuf: the service (interface version {}) has no change notification; \
+                 polling every {interval:?}",
+                conn.interface_version()
+            );
             let buffer = conn.map_read_only()?;
             let mut last = buffer.load_u32(0)?;
             println!("{last:#010x}");
-            let mut seen = 0;
             while changes.map_or(true, |n| seen < n) {
                 std::thread::sleep(interval);
                 let now = buffer.load_u32(0)?;

@@ -5,6 +5,7 @@ pub use binder::{ParcelFileDescriptor as ParcelFd, Status, Strong};
 // ping_binder and link_to_death are methods of this trait (taking &mut self).
 use binder::IBinder;
 pub use vendor_enea_buffer::aidl::vendor::enea::buffer::IEneaBuffer::IEneaBuffer;
+pub use vendor_enea_buffer::aidl::vendor::enea::buffer::Region::Region;
 
 use crate::connect::{ConnectOptions, Transport, TransportKind, DESCRIPTOR};
 use crate::error::{Error, Result};

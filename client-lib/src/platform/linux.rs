@@ -10,6 +10,7 @@ use rsbinder::{
 };
 pub use rsbinder::{ParcelFileDescriptor as ParcelFd, Status, Strong};
 pub use vendor_enea_buffer::aidl::vendor::enea::buffer::IEneaBuffer::IEneaBuffer;
+pub use vendor_enea_buffer::aidl::vendor::enea::buffer::Region::Region;
 
 use crate::connect::{ConnectOptions, Transport, TransportKind, DESCRIPTOR};
 use crate::error::{Error, Result};

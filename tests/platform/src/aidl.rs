@@ -1,5 +1,6 @@
 //! AIDL files: a small tokenizer (comments dropped) that yields the package,
-//! the interface and its declarations, and AOSP's frozen-API hash.
+//! the interface or parcelable and its declarations, and AOSP's frozen-API
+//! hash.
 
 use std::path::Path;
 
@@ -10,10 +11,13 @@ pub struct Api {
     pub package: String,
     /// Annotations before `interface` (e.g. `@VintfStability`).
     pub annotations: Vec<String>,
-    /// The interface name.
+    /// `interface` or `parcelable`.
+    pub kind: String,
+    /// The interface (or parcelable) name.
     pub interface: String,
     /// Method declarations in order (transaction codes follow this order),
-    /// each as normalized tokens joined by spaces.
+    /// or a parcelable's fields in order (the wire order), each as
+    /// normalized tokens joined by spaces.
     pub methods: Vec<String>,
     /// Constant declarations, sorted (their order carries no meaning).
     pub constants: Vec<String>,
@@ -62,7 +66,8 @@ pub fn tokens(text: &str) -> Vec<String> {
     out
 }
 
-/// Parses the API of a single-interface .aidl file. Type names are compared
+/// Parses the API of a single-interface or single-parcelable .aidl file.
+/// Type names are compared
 /// with the package prefix removed, because `--dumpapi` fully qualifies them.
 pub fn parse_api(text: &str) -> Result<Api, String> {
     let toks = tokens(text);
@@ -70,6 +75,7 @@ pub fn parse_api(text: &str) -> Result<Api, String> {
     let mut package = None;
     let mut annotations = Vec::new();
     let mut interface = None;
+    let mut kind = String::new();
     while let Some(t) = it.next() {
         match t.as_str() {
             "package" => {
@@ -86,10 +92,11 @@ pub fn parse_api(text: &str) -> Result<Api, String> {
                 }
             }
             a if a.starts_with('@') => annotations.push(a.to_owned()),
-            "interface" => {
+            k @ ("interface" | "parcelable") => {
+                kind = k.to_owned();
                 interface = it.next().cloned();
                 if it.next().map(String::as_str) != Some("{") {
-                    return Err("`interface <Name>` is not followed by `{`".into());
+                    return Err(format!("`{k} <Name>` is not followed by `{{`"));
                 }
                 break;
             }
@@ -128,6 +135,7 @@ pub fn parse_api(text: &str) -> Result<Api, String> {
     Ok(Api {
         package,
         annotations,
+        kind,
         interface,
         methods,
         constants,
@@ -191,5 +199,16 @@ mod tests {
         let api = parse_api(src).unwrap();
         assert_eq!(api.methods, ["Bar get ( in int x )"]);
         assert_eq!(api.constants, ["const int K = 1"]);
+        assert_eq!(api.kind, "interface");
+    }
+
+    #[test]
+    fn parcelables_parse_to_their_fields_in_order() {
+        let src = "package a.b;\n@VintfStability\nparcelable P {\n  /** fd */ ParcelFileDescriptor fd;\n  long size;\n}\n";
+        let api = parse_api(src).unwrap();
+        assert_eq!(api.kind, "parcelable");
+        assert_eq!(api.interface, "P");
+        assert_eq!(api.methods, ["ParcelFileDescriptor fd", "long size"]);
+        assert!(parse_api("package a.b;\nenum E { A }").is_err());
     }
 }

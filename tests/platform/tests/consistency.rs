@@ -474,6 +474,83 @@ fn current_equals_latest_frozen_and_source() {
         read(&dump_rel).contains("THIS FILE IS IMMUTABLE. DO NOT EDIT IN ANY CASE."),
         "{dump_rel} lacks the aidl --dumpapi header that {AIDL_SRC}'s freeze would write"
     );
+
+    // Every other type of the package too (parcelables): same files, same API.
+    let src_dir = AIDL_SRC.rsplit_once('/').expect("a folder").0;
+    let pkg_dir = api.package.replace('.', "/");
+    let sources: Vec<String> = files_under(&repo_root().join(src_dir))
+        .into_iter()
+        .filter(|f| f.ends_with(".aidl"))
+        .collect();
+    let dumped: Vec<String> = current
+        .iter()
+        .filter_map(|f| f.strip_prefix(&format!("{pkg_dir}/")).map(str::to_owned))
+        .collect();
+    assert_eq!(
+        sources, dumped,
+        "the .aidl files in {src_dir} vs the dumps in {current_rel}/{pkg_dir}: freeze a new version"
+    );
+    for f in &sources {
+        let src_rel = format!("{src_dir}/{f}");
+        let dump_rel = format!("{current_rel}/{pkg_dir}/{f}");
+        let src = aidl::parse_api(&read(&src_rel)).unwrap_or_else(|e| panic!("{src_rel}: {e}"));
+        let dump = aidl::parse_api(&read(&dump_rel)).unwrap_or_else(|e| panic!("{dump_rel}: {e}"));
+        assert_eq!(
+            src, dump,
+            "{src_rel} declares a different API than {dump_rel}: freeze a new version"
+        );
+    }
+}
+
+/// Each frozen version only adds to the one before it, as Soong's
+/// `checkapi` requires of a stable interface: no type removed, the old
+/// methods (transaction codes) and parcelable fields (wire order) a prefix
+/// of the new ones, every old constant kept with its value, the same
+/// annotations. A V1 client then works against every later service.
+#[test]
+fn frozen_versions_only_add() {
+    let versions = blueprint::versions_with_info(&aidl_interface().1);
+    let dir = api_dir();
+    for pair in versions.windows(2) {
+        let (old_rel, new_rel) = (format!("{dir}/{}", pair[0]), format!("{dir}/{}", pair[1]));
+        for f in files_under(&repo_root().join(&old_rel)) {
+            if !f.ends_with(".aidl") {
+                continue;
+            }
+            let new_file = repo_root().join(&new_rel).join(&f);
+            assert!(
+                new_file.is_file(),
+                "{new_rel} dropped {f}, which {old_rel} has: a breaking change"
+            );
+            let old = aidl::parse_api(&read(&format!("{old_rel}/{f}")))
+                .unwrap_or_else(|e| panic!("{old_rel}/{f}: {e}"));
+            let new = aidl::parse_api(&read(&format!("{new_rel}/{f}")))
+                .unwrap_or_else(|e| panic!("{new_rel}/{f}: {e}"));
+            assert_eq!(
+                (&old.package, &old.kind, &old.interface, &old.annotations),
+                (&new.package, &new.kind, &new.interface, &new.annotations),
+                "{new_rel}/{f} vs {old_rel}/{f}: name, kind or annotations changed"
+            );
+            assert!(
+                new.methods.starts_with(&old.methods),
+                "{new_rel}/{f} must keep {old_rel}'s {} in order and add only at the end:\n  \
+                 {old_rel}: {:?}\n  {new_rel}: {:?}",
+                if old.kind == "parcelable" {
+                    "fields"
+                } else {
+                    "methods"
+                },
+                old.methods,
+                new.methods
+            );
+            for c in &old.constants {
+                assert!(
+                    new.constants.contains(c),
+                    "{new_rel}/{f} dropped or changed `{c}` of {old_rel}"
+                );
+            }
+        }
+    }
 }
 
 /// Every path an Android.bp names exists (relative to that Android.bp).
@@ -950,16 +1027,37 @@ fn shared_crates_ask_only_for_features_aosp_builds() {
     assert!(checked > 0, "no shared crate feature was compared");
 }
 
-/// The Rust type AOSP's backend emits for an AIDL return type.
-fn rust_type(aidl_type: &str) -> &'static str {
+/// The Rust type AOSP's backend emits for an AIDL type: a builtin, or a
+/// parcelable of `package` (in `parcelables`), which it names through the
+/// crate's `mangled` module (`_<len>_<part>` per component).
+fn rust_type(aidl_type: &str, package: &str, parcelables: &[String]) -> String {
     match aidl_type {
-        "ParcelFileDescriptor" => "binder::ParcelFileDescriptor",
-        "long" => "i64",
-        "int" => "i32",
-        "boolean" => "bool",
-        "String" => "String",
-        "void" => "()",
+        "ParcelFileDescriptor" => "binder::ParcelFileDescriptor".into(),
+        "long" => "i64".into(),
+        "int" => "i32".into(),
+        "boolean" => "bool".into(),
+        "String" => "String".into(),
+        "void" => "()".into(),
+        other if parcelables.iter().any(|p| p == other) => {
+            let mangled: String = package
+                .split('.')
+                .chain([other])
+                .map(|part| format!("_{}_{part}", part.len()))
+                .collect();
+            format!("crate::mangled::{mangled}")
+        }
         other => panic!("{AIDL_FIXTURE} check: AIDL type {other} has no mapping here; add it"),
+    }
+}
+
+/// The Rust type of a parcelable field: as a return type, except that a
+/// non-nullable ParcelFileDescriptor (no default value) becomes an Option.
+fn rust_field_type(aidl_type: &str, package: &str, parcelables: &[String]) -> String {
+    let t = rust_type(aidl_type, package, parcelables);
+    if aidl_type == "ParcelFileDescriptor" {
+        format!("Option<{t}>")
+    } else {
+        t
     }
 }
 
@@ -1012,6 +1110,88 @@ fn aidl_fixture_matches_the_frozen_interface() {
             .captures_iter(trait_body)
             .map(|c| (c[1].to_owned(), c[2].to_owned()))
             .collect();
+    // The parcelables frozen next to the interface, checked field by field.
+    let pkg_rel = format!("{}/{latest}/{}", api_dir(), dump.package.replace('.', "/"));
+    let parcelables: Vec<aidl::Api> = files_under(&repo_root().join(&pkg_rel))
+        .into_iter()
+        .filter(|f| f.ends_with(".aidl"))
+        .map(|f| {
+            aidl::parse_api(&read(&format!("{pkg_rel}/{f}")))
+                .unwrap_or_else(|e| panic!("{pkg_rel}/{f}: {e}"))
+        })
+        .filter(|api| api.kind == "parcelable")
+        .collect();
+    let parcelable_names: Vec<String> = parcelables.iter().map(|p| p.interface.clone()).collect();
+    let field_re = regex::Regex::new(r"(?m)^  pub r#(\w+): (.+),$").expect("valid regex");
+    let written_re = regex::Regex::new(r"self\.r#(\w+)").expect("valid regex");
+    for p in &parcelables {
+        let start = fixture
+            .find(&format!("pub struct r#{} {{", p.interface))
+            .unwrap_or_else(|| {
+                panic!(
+                    "{AIDL_FIXTURE} has no struct for {pkg_rel}/{}.aidl",
+                    p.interface
+                )
+            });
+        let body = &fixture[start..start + fixture[start..].find("\n}\n").expect("struct end")];
+        let fields: Vec<(String, String)> = field_re
+            .captures_iter(body)
+            .map(|c| (c[1].to_owned(), c[2].to_owned()))
+            .collect();
+        let expected: Vec<(String, String)> = p
+            .methods
+            .iter()
+            .map(|f| {
+                let toks: Vec<&str> = f.split(' ').collect();
+                assert_eq!(
+                    toks.len(),
+                    2,
+                    "{pkg_rel}: field `{f}`: this check maps only `Type name`"
+                );
+                (
+                    toks[1].to_owned(),
+                    rust_field_type(toks[0], &dump.package, &parcelable_names),
+                )
+            })
+            .collect();
+        assert_eq!(
+            fields, expected,
+            "{AIDL_FIXTURE} struct {} vs {pkg_rel}/{}.aidl",
+            p.interface, p.interface
+        );
+        // The wire order: write_to_parcel writes the fields in declaration order.
+        let write_start = fixture[start..]
+            .find("fn write_to_parcel")
+            .map(|i| start + i)
+            .expect("write_to_parcel");
+        let write_body = &fixture
+            [write_start..write_start + fixture[write_start..].find("\n  }\n").expect("fn end")];
+        let written: Vec<String> = written_re
+            .captures_iter(write_body)
+            .map(|c| c[1].to_owned())
+            .collect();
+        let names: Vec<String> = expected.iter().map(|(n, _)| n.clone()).collect();
+        assert_eq!(
+            written, names,
+            "{AIDL_FIXTURE} {} write_to_parcel order vs {pkg_rel}",
+            p.interface
+        );
+        assert!(
+            fixture.contains(&format!(
+                "fn get_descriptor() -> &'static str {{ \"{}.{}\" }}",
+                p.package, p.interface
+            )),
+            "{AIDL_FIXTURE}: ParcelableMetadata descriptor of {}",
+            p.interface
+        );
+        assert_eq!(
+            fixture[start..].contains("fn get_stability(&self) -> binder::binder_impl::Stability { binder::binder_impl::Stability::Vintf }"),
+            p.annotations.iter().any(|a| a == "@VintfStability"),
+            "{AIDL_FIXTURE} {} get_stability vs @VintfStability in {pkg_rel}",
+            p.interface
+        );
+    }
+
     let expected: Vec<(String, String)> = dump
         .methods
         .iter()
@@ -1022,7 +1202,10 @@ fn aidl_fixture_matches_the_frozen_interface() {
                 Some(&["(", ")"][..]),
                 "{dump_rel}: {m}: this check maps only argument-less methods; extend it"
             );
-            (toks[1].to_owned(), rust_type(toks[0]).to_owned())
+            (
+                toks[1].to_owned(),
+                rust_type(toks[0], &dump.package, &parcelable_names),
+            )
         })
         .collect();
     assert_eq!(
@@ -1049,6 +1232,9 @@ fn aidl_fixture_matches_the_frozen_interface() {
         .into_iter()
         .map(|c| format!("const int {} = {}", c[0], c[1]))
         .collect();
+    // Order carries no meaning (parse_api sorts the dump's too).
+    let mut constants = constants;
+    constants.sort();
     assert_eq!(
         constants, dump.constants,
         "{AIDL_FIXTURE} constants vs {dump_rel}"

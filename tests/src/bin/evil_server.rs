@@ -16,7 +16,10 @@ use rsbinder::entry::uri::{WireProfile, WireVersion};
 use rsbinder::rpc::FileDescriptorTransportMode;
 use rsbinder::{Endpoint, Interface, ParcelFileDescriptor, Status, Uri};
 use rustix::fs::{MemfdFlags, SealFlags};
-use vendor_enea_buffer::aidl::vendor::enea::buffer::IEneaBuffer::{BnEneaBuffer, IEneaBuffer};
+use vendor_enea_buffer::aidl::vendor::enea::buffer::IEneaBuffer::{
+    BnEneaBuffer, IEneaBuffer, LAYOUT_VERSION,
+};
+use vendor_enea_buffer::aidl::vendor::enea::buffer::Region::Region;
 
 /// The size every mode reports (unless it reports 2^40): the daemon's default.
 const SIZE: usize = 10 * 1024;
@@ -123,6 +126,30 @@ impl IEneaBuffer for Evil {
     fn r#getReadOnlyBuffer(&self) -> rsbinder::BinderResult<ParcelFileDescriptor> {
         self.record("getReadOnlyBuffer");
         self.region()
+    }
+
+    fn r#getRegion(&self) -> rsbinder::BinderResult<Region> {
+        self.record("getRegion");
+        self.v2_region()
+    }
+
+    fn r#getReadOnlyRegion(&self) -> rsbinder::BinderResult<Region> {
+        self.record("getReadOnlyRegion");
+        self.v2_region()
+    }
+}
+
+impl Evil {
+    /// The V2 reply: the same misbehaving fd, with the size every mode reports.
+    fn v2_region(&self) -> rsbinder::BinderResult<Region> {
+        Ok(Region {
+            fd: Some(self.region()?),
+            size: match self.mode {
+                Mode::Huge => 1 << 40,
+                _ => SIZE as i64,
+            },
+            layoutVersion: LAYOUT_VERSION,
+        })
     }
 }
 

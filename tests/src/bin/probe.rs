@@ -7,8 +7,14 @@ use std::os::fd::{AsRawFd, BorrowedFd};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
 use clap::{Parser, Subcommand};
-use enea_buffer_client::{ConnectOptions, Connection, Transport};
+use enea_buffer_client::{
+    ConnectOptions, Connection, Error, SharedBuffer, Transport, RECORD_HEADER_SIZE,
+};
+use enea_buffer_tests::record;
 use rustix::fs::{FallocateFlags, Mode, OFlags, SealFlags};
 use rustix::io::Errno;
 use rustix::mm::{MapFlags, MprotectFlags, ProtFlags};
@@ -63,6 +69,47 @@ enum Cmd {
     /// Connect with death notifications and map; on `drop`, drop the
     /// mapping, the watch and the connection but keep running.
     Session,
+    /// Publish records (`record::pattern`, writer `writer`, counter 1, 2, …)
+    /// at `record::OFFSET` until `readers` readers have counted themselves
+    /// done. Prints `ready`, waits for a line on stdin, then arrives at the
+    /// barrier in the region with `barrier` processes in all.
+    Publish {
+        #[arg(long)]
+        writer: u32,
+        #[arg(long)]
+        readers: u32,
+        #[arg(long)]
+        barrier: u32,
+    },
+    /// Snapshot the record at `record::OFFSET` `reads` times and check each
+    /// copy; same start as `publish`. Prints the counts.
+    Snapshot {
+        #[arg(long)]
+        reads: u64,
+        #[arg(long)]
+        barrier: u32,
+        /// Snapshot through a read-only mapping.
+        #[arg(long)]
+        read_only: bool,
+    },
+    /// One snapshot of the record at `record::OFFSET` with `timeout_ms`:
+    /// prints `result=ok writer= counter=`, `result=busy pid=` or
+    /// `result=abandoned pid=`.
+    Peek {
+        #[arg(long)]
+        timeout_ms: u64,
+        #[arg(long)]
+        read_only: bool,
+    },
+    /// Start a publish of the record at `record::OFFSET` by hand, following
+    /// the AIDL's record layout, and stop in the middle (as a writer that
+    /// dies there would): `owned` takes the owner word only; `half` also
+    /// makes the sequence odd and writes half a payload. Prints `stalled`
+    /// and waits on stdin for the test to kill it.
+    Stall {
+        #[arg(long)]
+        stage: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -99,6 +146,21 @@ fn run(command: Cmd, options: &ConnectOptions) -> enea_buffer_client::Result<()>
     }
     let conn = Connection::connect(options)?;
     match command {
+        Cmd::Publish {
+            writer,
+            readers,
+            barrier,
+        } => publish(&conn, writer, readers, barrier),
+        Cmd::Snapshot {
+            reads,
+            barrier,
+            read_only,
+        } => snapshot(&conn, reads, barrier, read_only),
+        Cmd::Peek {
+            timeout_ms,
+            read_only,
+        } => peek(&conn, Duration::from_millis(timeout_ms), read_only),
+        Cmd::Stall { stage } => stall(&conn, &stage),
         Cmd::Hold { read_only } => hold(&conn, read_only),
         Cmd::Increment { count, barrier } => {
             let buffer = conn.map()?;
@@ -106,8 +168,9 @@ fn run(command: Cmd, options: &ConnectOptions) -> enea_buffer_client::Result<()>
                 println!("ready");
                 let mut go = String::new();
                 std::io::stdin().read_line(&mut go).expect("reading stdin");
-                // The barrier is a std atomic, not the fetch_add_u32 under test.
-                let arrived = buffer.atomic_u32(4)?;
+                // The barrier is a std atomic, not the fetch_add_u32 under test,
+                // past the control words (offset 4 is the V2 waiter count).
+                let arrived = buffer.atomic_u32(enea_buffer_client::CONTROL_SIZE)?;
                 arrived.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 while arrived.load(std::sync::atomic::Ordering::SeqCst) < workers {
                     std::thread::yield_now();
@@ -479,4 +542,161 @@ fn flood(socket: &std::path::Path, silent: usize, idle: usize, half_sent: usize)
             _ => break,
         }
     }
+}
+
+/// How long a stress process waits for a record before calling it wedged.
+const RECORD_WAIT: Duration = Duration::from_secs(20);
+
+/// Prints `ready`, waits for the go line, then waits at the region's barrier
+/// word until `processes` processes have arrived.
+fn start_together(buffer: &SharedBuffer, processes: u32) -> enea_buffer_client::Result<()> {
+    println!("ready");
+    let mut go = String::new();
+    std::io::stdin().read_line(&mut go).expect("reading stdin");
+    let arrived = buffer.atomic_u32(record::BARRIER)?;
+    arrived.fetch_add(1, Ordering::SeqCst);
+    while arrived.load(Ordering::SeqCst) < processes {
+        std::thread::yield_now();
+    }
+    Ok(())
+}
+
+fn publish(
+    conn: &Connection,
+    writer: u32,
+    readers: u32,
+    barrier: u32,
+) -> enea_buffer_client::Result<()> {
+    let buffer = conn.map()?;
+    start_together(&buffer, barrier)?;
+    let done = buffer.atomic_u32(record::READERS_DONE)?;
+    let mut counter = 0u32;
+    while done.load(Ordering::SeqCst) < readers {
+        counter += 1;
+        let data = record::pattern(writer, counter, record::LEN);
+        buffer.publish(record::OFFSET, &data, RECORD_WAIT)?;
+        // Let a reader on this CPU run: the point is overlapping reads and
+        // writes, not the most publishes (a 2-CPU machine runs 4 processes).
+        std::thread::yield_now();
+    }
+    println!("done publishes={counter}");
+    Ok(())
+}
+
+fn snapshot(
+    conn: &Connection,
+    reads: u64,
+    barrier: u32,
+    read_only: bool,
+) -> enea_buffer_client::Result<()> {
+    let buffer = conn.map()?;
+    let ro = if read_only {
+        Some(conn.map_read_only()?)
+    } else {
+        None
+    };
+    start_together(&buffer, barrier)?;
+    let mut out = vec![0u8; record::LEN];
+    let (mut torn, mut distinct, mut last_seq) = (0u64, 0u64, None);
+    let mut first_torn: Option<String> = None;
+    let mut writers = std::collections::BTreeSet::new();
+    for _ in 0..reads {
+        let seq = match &ro {
+            Some(ro) => ro.snapshot(record::OFFSET, &mut out, RECORD_WAIT),
+            None => buffer.snapshot(record::OFFSET, &mut out, RECORD_WAIT),
+        };
+        let seq = seq.inspect_err(|_| {
+            // Let the writers stop even when this reader gives up.
+            let _ = buffer.fetch_add_u32(record::READERS_DONE, 1);
+        })?;
+        if seq % 2 != 0 {
+            torn += 1;
+            first_torn.get_or_insert(format!("odd sequence {seq}"));
+        }
+        if last_seq != Some(seq) {
+            distinct += 1;
+            last_seq = Some(seq);
+        }
+        match record::check(&out) {
+            Ok((writer, _)) => {
+                writers.insert(writer);
+            }
+            Err(e) => {
+                torn += 1;
+                first_torn.get_or_insert(e);
+            }
+        }
+    }
+    buffer.fetch_add_u32(record::READERS_DONE, 1)?;
+    let writers: Vec<String> = writers.iter().map(u32::to_string).collect();
+    println!(
+        "done reads={reads} torn={torn} distinct={distinct} writers={} first_torn={:?}",
+        writers.join(","),
+        first_torn.unwrap_or_default()
+    );
+    Ok(())
+}
+
+fn peek(conn: &Connection, timeout: Duration, read_only: bool) -> enea_buffer_client::Result<()> {
+    let mut out = vec![0u8; record::LEN];
+    let result = if read_only {
+        conn.map_read_only()?
+            .snapshot(record::OFFSET, &mut out, timeout)
+    } else {
+        conn.map()?.snapshot(record::OFFSET, &mut out, timeout)
+    };
+    match result {
+        Ok(seq) => match record::check(&out) {
+            Ok((writer, counter)) => {
+                println!("result=ok writer={writer} counter={counter} seq={seq}")
+            }
+            Err(e) => println!("result=torn {e}"),
+        },
+        Err(Error::Busy { pid, .. }) => println!("result=busy pid={pid}"),
+        Err(Error::Abandoned { pid, .. }) => println!("result=abandoned pid={pid}"),
+        Err(e) => return Err(e),
+    }
+    Ok(())
+}
+
+fn stall(conn: &Connection, stage: &str) -> enea_buffer_client::Result<()> {
+    let buffer = conn.map()?;
+    let seq = buffer.atomic_u32(record::OFFSET)?;
+    let owner = buffer.atomic_u32(record::OFFSET + 4)?;
+    let me = std::process::id();
+    if owner
+        .compare_exchange(0, me, Ordering::Acquire, Ordering::Relaxed)
+        .is_err()
+    {
+        println!(
+            "error the record is owned by {}",
+            owner.load(Ordering::SeqCst)
+        );
+        return Ok(());
+    }
+    match stage {
+        "owned" => {}
+        "half" => {
+            seq.fetch_or(1, Ordering::Release);
+            std::sync::atomic::fence(Ordering::Release);
+            let data = record::pattern(99, 99, record::LEN);
+            for (i, chunk) in data[..record::LEN / 2].chunks(4).enumerate() {
+                let mut word = [0u8; 4];
+                word[..chunk.len()].copy_from_slice(chunk);
+                buffer
+                    .atomic_u32(record::OFFSET + RECORD_HEADER_SIZE + 4 * i)?
+                    .store(u32::from_ne_bytes(word), Ordering::Relaxed);
+            }
+        }
+        other => {
+            println!("error unknown stage {other:?}");
+            return Ok(());
+        }
+    }
+    println!("stalled pid={me} seq={}", seq.load(Ordering::SeqCst));
+    // Stopped here until the test kills us.
+    let mut line = String::new();
+    let _ = std::io::stdin().read_line(&mut line);
+    println!("error stall was not killed");
+    Ok(())
 }

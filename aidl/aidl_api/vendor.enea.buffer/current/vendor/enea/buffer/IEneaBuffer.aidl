@@ -37,5 +37,11 @@ interface IEneaBuffer {
   ParcelFileDescriptor getBuffer();
   long getBufferSize();
   ParcelFileDescriptor getReadOnlyBuffer();
+  vendor.enea.buffer.Region getRegion();
+  vendor.enea.buffer.Region getReadOnlyRegion();
   const int ERROR_NO_RESOURCES = 1;
+  const int LAYOUT_VERSION = 1;
+  const int WAITERS_OFFSET = 4;
+  const int CONTROL_SIZE = 64;
+  const int RECORD_HEADER_SIZE = 8;
 }
