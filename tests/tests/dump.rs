@@ -102,7 +102,7 @@ fn dump_shows_the_region_the_callers_and_refuses_strangers() {
     // Root's increment and the stranger's refusal are on record.
     assert!(
         dump.lines()
-            .any(|l| l.starts_with("  uid 0: calls [") && l.contains("getBuffer 1")),
+            .any(|l| l.starts_with("  uid 0: calls [") && l.contains("getRegion 1")),
         "{dump}"
     );
     assert!(

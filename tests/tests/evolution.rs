@@ -55,10 +55,19 @@ fn v1_proxy(daemon: &Daemon) -> Strong<dyn IEneaBuffer> {
         }
     }
     .expect("connecting with the V1 client");
-    client
-        .try_get::<dyn IEneaBuffer>(NAME)
-        .expect("look-up")
-        .expect("the daemon serves IEneaBuffer/default")
+    // Over RPC the daemon serves IEneaBuffer as the session's root object
+    // (as AOSP's RpcServer::setRootObject does); kernel binder asks the
+    // service manager.
+    match client.session() {
+        Some(session) => {
+            let root = session.get_root().expect("the session's root object");
+            Strong::<dyn IEneaBuffer>::try_from(root).expect("the root is IEneaBuffer")
+        }
+        None => client
+            .try_get::<dyn IEneaBuffer>(NAME)
+            .expect("look-up")
+            .expect("the daemon serves IEneaBuffer/default"),
+    }
 }
 
 #[test]

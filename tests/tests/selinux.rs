@@ -178,7 +178,7 @@ fn daemon_and_full_client_run_in_their_domains_without_a_denial() {
     expect_no_denial(&log);
 }
 
-/// A read-only client reads and watches the region; its getBuffer() is
+/// A read-only client reads and watches the region; its getRegion() is
 /// refused by the kernel's binder fd-transfer check (it may not hold a
 /// writable fd of the region), it says so clearly, and the daemon and the
 /// value are unharmed.
@@ -202,14 +202,14 @@ fn read_only_client_reads_but_the_kernel_refuses_it_a_writable_fd() {
     assert_eq!(
         inc.status.code(),
         Some(1),
-        "a refused getBuffer() must be an error exit, not a crash: {}\n{}",
+        "a refused getRegion() must be an error exit, not a crash: {}\n{}",
         inc.status,
         stderr(&inc)
     );
     let msg = stderr(&inc);
-    eprintln!("read-only client's getBuffer(): {}", msg.trim());
+    eprintln!("read-only client's getRegion(): {}", msg.trim());
     assert!(
-        msg.contains("getBuffer"),
+        msg.contains("getRegion"),
         "the error must name the refused call: {msg}"
     );
     expect_only_denial(

@@ -469,12 +469,12 @@ fn no_fd_for_the_reply_is_error_no_resources() {
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(
-        stderr.contains("getReadOnlyBuffer failed: ServiceSpecific")
+        stderr.contains("getReadOnlyRegion failed: ServiceSpecific")
             && stderr.contains("cannot duplicate the region fd for the reply"),
         "{stderr}"
     );
     let logged = daemon.wait_log(
-        |l| l.contains("WARN") && l.contains("getReadOnlyBuffer: cannot duplicate the region fd"),
+        |l| l.contains("WARN") && l.contains("getReadOnlyRegion: cannot duplicate the region fd"),
         enea_buffer_tests::WAIT,
     );
     assert!(logged.is_some(), "{}", daemon.log_text());
@@ -507,7 +507,7 @@ fn calls_are_summarised_not_logged_one_by_one() {
             .sum()
     };
     eventually("the summaries count all 40 calls", || {
-        summed(" getReadOnlyBuffer") == 20 && summed(" getBufferSize") == 20
+        summed(" getReadOnlyRegion") == 20 && summed(" getBufferSize") == 20
     });
     let log = daemon.log_text();
     let per_call = log.lines().filter(|l| l.contains(" from uid=0 ")).count();
