@@ -86,27 +86,37 @@ interface IEneaBuffer {
      * fstat(), which reports 0 for ashmem.
      *
      * Throws a ServiceSpecificException with ERROR_NO_RESOURCES if the
-     * service cannot duplicate the descriptor.
+     * service cannot duplicate the descriptor, and a SecurityException
+     * (EX_SECURITY) if the caller may not write the region.
      */
     ParcelFileDescriptor getBuffer();
 
     /**
      * Returns the size of the shared region in bytes. Always > 0 and
      * constant for the life of the service instance.
+     *
+     * Throws a SecurityException (EX_SECURITY) if the caller may not read
+     * the region.
      */
     long getBufferSize();
 
     /**
      * Returns a read-only file descriptor of the same shared region.
      *
-     * The descriptor is a separate open file description opened O_RDONLY,
-     * so it cannot be mapped writable, written, truncated, resealed or
-     * re-opened for writing by the receiver; the receiver still sees every
-     * write the service and read-write clients make. The caller owns the
-     * descriptor and must close it.
+     * The descriptor is a separate open file description opened O_RDONLY:
+     * it cannot be mapped writable, written, truncated or resealed through.
+     * Whether it can be re-opened for writing is up to the platform, not
+     * this descriptor: a process of another uid than the service's cannot
+     * (the file is mode 0400 and owned by the service's uid); a process of
+     * the service's own uid, or root, can, unless SELinux denies it (on
+     * Android it does: client domains get no write or setattr on the
+     * service's memory). The receiver still sees every write the service
+     * and read-write clients make. The caller owns the descriptor and must
+     * close it.
      *
      * Throws a ServiceSpecificException with ERROR_NO_RESOURCES if the
-     * service cannot duplicate the descriptor.
+     * service cannot duplicate the descriptor, and a SecurityException
+     * (EX_SECURITY) if the caller may not read the region.
      */
     ParcelFileDescriptor getReadOnlyBuffer();
 
@@ -136,7 +146,8 @@ interface IEneaBuffer {
      * layout. Same descriptor semantics as getBuffer().
      *
      * Throws a ServiceSpecificException with ERROR_NO_RESOURCES if the
-     * service cannot duplicate the descriptor.
+     * service cannot duplicate the descriptor, and a SecurityException
+     * (EX_SECURITY) if the caller may not write the region.
      */
     Region getRegion();
 
@@ -144,7 +155,8 @@ interface IEneaBuffer {
      * As getRegion(), with a read-only descriptor (as getReadOnlyBuffer()).
      *
      * Throws a ServiceSpecificException with ERROR_NO_RESOURCES if the
-     * service cannot duplicate the descriptor.
+     * service cannot duplicate the descriptor, and a SecurityException
+     * (EX_SECURITY) if the caller may not read the region.
      */
     Region getReadOnlyRegion();
 }
