@@ -7,6 +7,7 @@ pub use vendor_enea_buffer::aidl::vendor::enea::buffer::IEneaBuffer::{
     BnEneaBuffer, IEneaBuffer, IEneaBufferAsyncServer,
 };
 
+use super::Caller;
 use crate::config::{Config, Transport};
 use crate::policy::Right;
 use crate::service::CallStats;
@@ -77,17 +78,6 @@ pub fn service_specific_error(code: i32, message: &str) -> Status {
 /// A security exception (EX_SECURITY) with a message.
 pub fn security_error(message: &str) -> Status {
     Status::new_exception_str(binder::ExceptionCode::SECURITY, Some(message))
-}
-
-/// Who made the call being handled.
-#[derive(Clone, Copy, Debug)]
-pub struct Caller {
-    /// Binder's calling uid.
-    pub uid: u32,
-    /// Binder's calling pid.
-    pub pid: i32,
-    /// Kernel binder carries no gid.
-    pub gid: Option<u32>,
 }
 
 /// The caller of the transaction being handled.

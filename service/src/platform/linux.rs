@@ -15,6 +15,7 @@ pub use vendor_enea_buffer::aidl::vendor::enea::buffer::IEneaBuffer::{
 #[path = "linux_socket.rs"]
 mod linux_socket;
 
+use super::Caller;
 use crate::config::{Config, Transport};
 use crate::policy::Right;
 use crate::service::CallStats;
@@ -127,17 +128,6 @@ pub fn service_specific_error(code: i32, message: &str) -> Status {
 /// A security exception (EX_SECURITY) with a message.
 pub fn security_error(message: &str) -> Status {
     Status::from((rsbinder::ExceptionCode::Security, message))
-}
-
-/// Who made the call being handled.
-#[derive(Clone, Copy, Debug)]
-pub struct Caller {
-    /// Binder's calling uid (`SO_PEERCRED` on the socket).
-    pub uid: u32,
-    /// Binder's calling pid.
-    pub pid: i32,
-    /// The socket peer's gid at connect time; kernel binder carries none.
-    pub gid: Option<u32>,
 }
 
 /// The caller of the transaction being handled.

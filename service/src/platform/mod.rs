@@ -12,3 +12,14 @@ pub use android::*;
 mod linux;
 #[cfg(not(target_os = "android"))]
 pub use linux::*;
+
+/// Who made the call being handled (the same on both binder stacks).
+#[derive(Clone, Copy, Debug)]
+pub struct Caller {
+    /// Binder's calling uid (`SO_PEERCRED` on the socket).
+    pub uid: u32,
+    /// Binder's calling pid.
+    pub pid: i32,
+    /// The socket peer's gid at connect time; kernel binder carries none.
+    pub gid: Option<u32>,
+}
