@@ -27,7 +27,9 @@ pub(crate) fn wait(word: &AtomicU32, expected: u32, timeout: Option<Duration>) -
     let ts = timeout.map(|t| libc::timespec {
         // Saturate: a timeout of centuries is "forever" for us.
         tv_sec: libc::time_t::try_from(t.as_secs()).unwrap_or(libc::time_t::MAX),
-        tv_nsec: t.subsec_nanos().into(),
+        // Below 10^9, so it fits the 32-bit `c_long` of 32-bit ARM too
+        // (where `From<u32>` does not exist for it).
+        tv_nsec: t.subsec_nanos() as libc::c_long,
     });
     let ts_ptr = ts
         .as_ref()
