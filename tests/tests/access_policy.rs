@@ -49,6 +49,7 @@ fn three_uids_get_exactly_their_rights() {
     assert_eq!(text(&get.stdout).trim(), "0xdeadcaff");
     let inc = eneabuf_as(&daemon, OTHER_UID, OTHER_UID, &["increment"]);
     assert_refused(&inc, OTHER_UID, "read-write");
+    watch_polls_for_a_reader(&daemon, OTHER_UID);
 
     // none: not even the size.
     let get = eneabuf_as(&daemon, NONE_UID, OTHER_UID, &["get"]);
@@ -69,6 +70,45 @@ fn three_uids_get_exactly_their_rights() {
             daemon.log_text()
         );
     }
+}
+
+/// A reader's `eneabuf watch` asks for the read-write view (a waiter counts
+/// itself in the region), is refused, says so, and polls the read-only one:
+/// it still sees root's next increment.
+fn watch_polls_for_a_reader(daemon: &Daemon, uid: u32) {
+    use std::io::{BufRead, BufReader, Read};
+    let mut cmd = Command::new(bins::path(bins::ENEABUF));
+    cmd.args(daemon.client_args())
+        .args(["watch", "--interval", "10ms", "--changes", "1"])
+        .uid(uid)
+        .gid(OTHER_UID)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().expect("spawning eneabuf watch");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    // The pipe closes if watch dies, so these reads cannot block forever.
+    let first = lines.next().expect("watch printed nothing").unwrap();
+    let inc = eneabuf(daemon, &["increment"]);
+    assert!(inc.status.success(), "{}", text(&inc.stderr));
+    let second = lines.next().expect("watch saw no change").unwrap();
+    let status = enea_buffer_tests::daemon::wait_bounded(&mut child, WAIT)
+        .expect("eneabuf watch did not exit");
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(status.success(), "{status}: {stderr}");
+    let value = |l: &str| u32::from_str_radix(l.trim_start_matches("0x"), 16).unwrap();
+    assert_eq!(value(&second), value(&first).wrapping_add(1));
+    assert!(
+        stderr.contains("change notification needs the read-write view")
+            && stderr.contains("polling every 10ms"),
+        "{stderr}"
+    );
 }
 
 /// On the socket, rules can name the caller's gid (SO_PEERCRED); a uid rule

@@ -107,8 +107,13 @@ impl Watch {
         };
         cmd.args(daemon.client_args())
             .args(["watch", "--interval", "10ms", "--changes"])
-            .arg(changes.to_string())
-            .stdin(Stdio::null())
+            .arg(changes.to_string());
+        // A read-only client says so: asking for the read-write view (to
+        // wait without polling) would be refused, and audited.
+        if context == Some(READONLY_CLIENT_DOMAIN) {
+            cmd.arg("--read-only");
+        }
+        cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
         let mut child = cmd.spawn().expect("spawning eneabuf watch");

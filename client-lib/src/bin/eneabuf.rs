@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use enea_buffer_client::{ConnectOptions, Connection, Transport};
+use enea_buffer_client::{ConnectOptions, Connection, Error, Transport};
 
 /// Read and change the shared buffer of the vendor.enea.buffer HAL.
 #[derive(Debug, Parser)]
@@ -45,11 +45,16 @@ enum Command {
     /// Print the service's dump (the binder dump transaction, as dumpsys sends).
     Dump,
     /// Print word 0 whenever it changes, until interrupted. Against a V2
-    /// service the writers wake it (no polling); a V1 service is polled.
+    /// service the writers wake it (no polling); a V1 service is polled,
+    /// and so is the region when the caller may only read it (a waiter
+    /// counts itself in the region, which takes the read-write view).
     Watch {
-        /// How often to look (V1 services only).
+        /// How often to look when polling.
         #[arg(long, value_name = "DURATION", default_value = "100ms", value_parser = parse_duration)]
         interval: Duration,
+        /// Poll the read-only view; never ask for the read-write one.
+        #[arg(long)]
+        read_only: bool,
         /// Stop after this many changes.
         #[arg(long, value_name = "N")]
         changes: Option<u64>,
@@ -123,29 +128,43 @@ fn run(cli: Cli) -> enea_buffer_client::Result<()> {
             println!("word 0:    {:#010x}", buffer.load_u32(0)?);
         }
         Command::Dump => print!("{}", conn.dump()?),
-        Command::Watch { interval, changes } => {
+        Command::Watch {
+            interval,
+            read_only,
+            changes,
+        } => {
             let mut seen = 0;
-            if conn.interface_version() >= 2 {
-                // Woken by writers through the futex word: idle, no wake-ups.
-                let buffer = conn.map()?;
-                if buffer.has_layout() {
-                    let mut last = buffer.load_u32(0)?;
-                    println!("{last:#010x}");
-                    while changes.map_or(true, |n| seen < n) {
-                        if let Some(now) = buffer.wait_u32_change(0, last, None)? {
-                            println!("{now:#010x}");
-                            last = now;
-                            seen += 1;
+            let why_poll = if conn.interface_version() < 2 {
+                format!(
+                    "the service (interface version {}) has no change notification",
+                    conn.interface_version()
+                )
+            } else if read_only {
+                "--read-only: change notification needs the read-write view".to_owned()
+            } else {
+                match conn.map() {
+                    // Woken by writers through the futex word: idle, no wake-ups.
+                    Ok(buffer) if buffer.has_layout() => {
+                        let mut last = buffer.load_u32(0)?;
+                        println!("{last:#010x}");
+                        while changes.map_or(true, |n| seen < n) {
+                            if let Some(now) = buffer.wait_u32_change(0, last, None)? {
+                                println!("{now:#010x}");
+                                last = now;
+                                seen += 1;
+                            }
                         }
+                        return Ok(());
                     }
-                    return Ok(());
+                    Ok(_) => "the region is too small for the waiter word".to_owned(),
+                    // Refused (policy or SELinux): a reader may still poll.
+                    Err(e @ Error::Call { .. }) => {
+                        format!("change notification needs the read-write view ({e})")
+                    }
+                    Err(e) => return Err(e),
                 }
-            }
-            eprintln!(
-                "eneabuf: the service (interface version {}) has no change notification; \
-                 polling every {interval:?}",
-                conn.interface_version()
-            );
+            };
+            eprintln!("eneabuf: {why_poll}; polling every {interval:?}");
             let buffer = conn.map_read_only()?;
             let mut last = buffer.load_u32(0)?;
             println!("{last:#010x}");
