@@ -6,9 +6,13 @@
 use std::process::Command;
 use std::time::Duration;
 
-use enea_buffer_client::{ConnectOptions, Connection, Error, SharedBuffer, Transport};
+use enea_buffer_client::{
+    ConnectOptions, Connection, Error, SharedBuffer, Transport, WAITERS_OFFSET,
+};
 use enea_buffer_tests::probe::field;
-use enea_buffer_tests::{bins, record, Daemon, DaemonOptions, Interactive, Mode, Probe, WAIT};
+use enea_buffer_tests::{
+    bins, eventually, record, Daemon, DaemonOptions, Interactive, Mode, Probe, WAIT,
+};
 
 fn connect(daemon: &Daemon) -> Connection {
     Connection::connect(&ConnectOptions {
@@ -276,4 +280,34 @@ fn a_region_smaller_than_the_control_words_has_no_layout() {
         buffer.publish(8, b"x", WAIT),
         Err(Error::Unsupported { version: 2, .. })
     ));
+}
+
+/// A reader that finds a live writer mid-publish waits counted in the
+/// waiter word (so that the writer's last store wakes it), and once the
+/// writer is killed it reports the record abandoned.
+#[test]
+fn a_reader_waiting_for_a_live_writer_counts_itself_in() {
+    let daemon = Daemon::start();
+    let conn = connect(&daemon);
+    let buffer = conn.map().expect("map");
+    buffer
+        .publish(record::OFFSET, &record::pattern(0, 1, record::LEN), WAIT)
+        .expect("publish");
+    let mut writer = probe(&daemon, &["stall", "--stage", "half"]);
+    let pid = num(&writer.reply(), "pid") as u32;
+    let got = std::thread::scope(|s| {
+        let reader = s.spawn(|| {
+            let mut out = vec![0u8; record::LEN];
+            buffer.snapshot(record::OFFSET, &mut out, WAIT)
+        });
+        eventually("the reader counts itself in as a waiter", || {
+            buffer.load_u32(WAITERS_OFFSET).unwrap() > 0
+        });
+        writer.kill();
+        reader.join().unwrap()
+    });
+    match got {
+        Err(Error::Abandoned { pid: p, .. }) => assert_eq!(p, pid),
+        other => panic!("expected Abandoned, got {other:?}"),
+    }
 }
