@@ -1097,4 +1097,160 @@ mod tests {
         send_sync::<SharedBuffer>();
         send_sync::<ReadOnlyBuffer>();
     }
+
+    /// Whether a pid exists: this process does, a pid above every kernel's
+    /// `pid_max` (at most 2^22) does not, nor one that is no `pid_t`. The
+    /// ESRCH look comes first so that a stale `errno` would show.
+    #[test]
+    fn alive_tells_existing_pids_from_missing_ones() {
+        assert!(!alive(i32::MAX as u32));
+        assert!(alive(std::process::id()));
+        assert!(!alive(i32::MAX as u32));
+        assert!(!alive(u32::MAX));
+    }
+
+    /// A mapping big enough for the control words and one record of up to
+    /// 56 payload bytes at CONTROL_SIZE.
+    fn records(len: usize) -> Mapping {
+        rw(CONTROL_SIZE + len)
+    }
+
+    #[test]
+    fn records_are_8_aligned_past_the_control_words_and_inside() {
+        let map = records(64);
+        let size = map.len();
+        assert!(matches!(
+            map.record(Layout::None(1), CONTROL_SIZE, 4),
+            Err(Error::Unsupported { version: 1, .. })
+        ));
+        for offset in [CONTROL_SIZE + 1, CONTROL_SIZE + 4] {
+            assert!(matches!(
+                map.record(Layout::V1, offset, 4),
+                Err(Error::Misaligned { offset: o, align: 8 }) if o == offset
+            ));
+        }
+        for offset in [0, 8, CONTROL_SIZE - 8] {
+            assert!(matches!(
+                map.record(Layout::V1, offset, 4),
+                Err(Error::OutOfBounds { offset: o, len: 4, size: s }) if o == offset && s == size
+            ));
+        }
+        // Header and payload (rounded up to words) must fit.
+        assert!(matches!(
+            map.record(Layout::V1, CONTROL_SIZE, 57),
+            Err(Error::OutOfBounds { offset: CONTROL_SIZE, len: 68, size: s }) if s == size
+        ));
+        assert!(matches!(
+            map.record(Layout::V1, CONTROL_SIZE, usize::MAX),
+            Err(Error::OutOfBounds {
+                offset: CONTROL_SIZE,
+                len: usize::MAX,
+                ..
+            })
+        ));
+        // The words are where the layout puts them.
+        let base = map.range.base.as_ptr() as usize;
+        let addr = |w: &AtomicU32| w as *const AtomicU32 as usize;
+        let record = map.record(Layout::V1, CONTROL_SIZE, 56).unwrap();
+        assert_eq!(record.offset, CONTROL_SIZE);
+        assert_eq!(addr(record.seq), base + CONTROL_SIZE);
+        assert_eq!(addr(record.owner), base + CONTROL_SIZE + 4);
+        assert_eq!(record.payload.len(), 14);
+        for (i, word) in record.payload.iter().enumerate() {
+            assert_eq!(addr(word), base + CONTROL_SIZE + RECORD_HEADER_SIZE + 4 * i);
+        }
+        assert_eq!(
+            map.record(Layout::V1, CONTROL_SIZE, 5)
+                .unwrap()
+                .payload
+                .len(),
+            2
+        );
+    }
+
+    /// Never called: the snapshot must not wait.
+    fn no_wait(_: &AtomicU32, _: u32, _: Duration) {
+        panic!("the snapshot waited");
+    }
+
+    #[test]
+    fn a_snapshot_of_a_settled_record_is_its_payload_and_sequence() {
+        let map = records(64);
+        let record = map.record(Layout::V1, CONTROL_SIZE, 6).unwrap();
+        for seq in [2, 6] {
+            record.seq.store(seq, Ordering::SeqCst);
+            record.payload[0].store(u32::from_ne_bytes(*b"abcd"), Ordering::SeqCst);
+            record.payload[1].store(
+                u32::from_ne_bytes([b'e', b'f', seq as u8, 0]),
+                Ordering::SeqCst,
+            );
+            let mut out = [0u8; 6];
+            assert_eq!(
+                record.snapshot(&mut out, Duration::ZERO, no_wait).unwrap(),
+                seq
+            );
+            assert_eq!(&out, b"abcdef");
+        }
+    }
+
+    #[test]
+    fn a_record_a_dead_writer_left_odd_is_abandoned_at_once() {
+        let map = records(64);
+        let record = map.record(Layout::V1, CONTROL_SIZE, 4).unwrap();
+        let dead = i32::MAX as u32;
+        record.seq.store(7, Ordering::SeqCst);
+        record.owner.store(dead, Ordering::SeqCst);
+        let mut out = [0u8; 4];
+        assert!(matches!(
+            record.snapshot(&mut out, Duration::from_secs(60), no_wait),
+            Err(Error::Abandoned { offset: CONTROL_SIZE, pid }) if pid == dead
+        ));
+    }
+
+    /// An odd sequence whose writer lives (or is not known yet: owner 0)
+    /// is waited out for at most the timeout, then reported busy.
+    #[test]
+    fn a_record_a_live_writer_holds_is_busy_after_the_timeout() {
+        let map = records(64);
+        let record = map.record(Layout::V1, CONTROL_SIZE, 4).unwrap();
+        let me = std::process::id();
+        for owner in [me, 0] {
+            record.seq.store(3, Ordering::SeqCst);
+            record.owner.store(owner, Ordering::SeqCst);
+            let mut out = [0u8; 4];
+            assert!(matches!(
+                record.snapshot(&mut out, Duration::ZERO, no_wait),
+                Err(Error::Busy { offset: CONTROL_SIZE, pid, .. }) if pid == owner
+            ));
+        }
+    }
+
+    /// While a live writer holds the record, the snapshot waits on the
+    /// sequence word for what is left of the timeout (never longer), and
+    /// copies the record once the writer is done.
+    #[test]
+    fn a_snapshot_waits_for_a_live_writer_within_the_timeout() {
+        let map = records(64);
+        let record = map.record(Layout::V1, CONTROL_SIZE, 4).unwrap();
+        let timeout = Duration::from_millis(15);
+        assert!(timeout < OWNER_CHECK);
+        record.seq.store(9, Ordering::SeqCst);
+        record.owner.store(std::process::id(), Ordering::SeqCst);
+        record.payload[0].store(u32::from_ne_bytes(*b"wxyz"), Ordering::SeqCst);
+        let waits = std::cell::Cell::new(0);
+        let mut out = [0u8; 4];
+        let seq = record
+            .snapshot(&mut out, timeout, |word, old, left| {
+                assert_eq!(word as *const AtomicU32, record.seq as *const AtomicU32);
+                assert_eq!(old, 9);
+                // Some time passed since the snapshot began (a kill(2) at least).
+                assert!(left < timeout, "{left:?}");
+                waits.set(waits.get() + 1);
+                // The writer finishes.
+                record.owner.store(0, Ordering::SeqCst);
+                record.seq.store(10, Ordering::SeqCst);
+            })
+            .unwrap();
+        assert_eq!((seq, waits.get(), &out), (10, 1, b"wxyz"));
+    }
 }

@@ -261,4 +261,18 @@ mod tests {
             Err(RegionError::TooSmall(3))
         ));
     }
+
+    /// `identity` is the memfd's `(st_dev, st_ino)`, as every process that
+    /// maps it sees them, and differs from another region's.
+    #[test]
+    fn identity_is_the_memfds_device_and_inode() {
+        let region = SharedRegion::create("test", 4096).unwrap();
+        let st = rustix::fs::fstat(region.dup_read_only().unwrap()).unwrap();
+        assert_eq!(
+            region.identity().unwrap(),
+            (st.st_dev as u64, st.st_ino as u64)
+        );
+        let other = SharedRegion::create("test", 4096).unwrap();
+        assert_ne!(region.identity().unwrap(), other.identity().unwrap());
+    }
 }

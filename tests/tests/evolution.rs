@@ -228,3 +228,35 @@ fn the_v2_library_falls_back_against_a_v1_service() {
         "the library sent the V1 service something else than V1 calls"
     );
 }
+
+/// `eneabuf watch` against a V1 service, which has no change notification:
+/// it polls, prints word 0 and then each change once, and stops by itself
+/// after `--changes` of them. Each change is made only after the watcher
+/// printed the previous value, so no change can hide another.
+#[test]
+fn eneabuf_watch_polls_a_v1_service_and_stops_after_the_changes_asked_for() {
+    let server = V1Server::start();
+    let conn = Connection::connect(&server.options).expect("connect to the V1 service");
+    let buffer = conn.map().expect("map through getBuffer");
+    let mut cmd = Command::new(bins::path(bins::ENEABUF));
+    match server.options.transport {
+        Transport::Binder => cmd
+            .args(["--transport", "binder", "--instance"])
+            .arg(&server.options.instance),
+        _ => cmd
+            .args(["--transport", "socket", "--socket"])
+            .arg(&server.options.socket),
+    };
+    cmd.args(["watch", "--interval", "1ms", "--changes", "2"]);
+    let mut watch = Interactive::spawn(cmd);
+    let start = buffer.load_u32(0).expect("load");
+    assert_eq!(watch.reply(), format!("{start:#010x}"));
+    for n in 1..=2 {
+        buffer.fetch_add_u32(0, 1).expect("add");
+        assert_eq!(watch.reply(), format!("{:#010x}", start + n));
+    }
+    assert!(
+        watch.finish().success(),
+        "the watcher did not stop after two changes"
+    );
+}

@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use enea_buffer_client::{ConnectOptions, Connection, Transport, WAITERS_OFFSET};
-use enea_buffer_tests::{bins, Daemon, Interactive, Mode, DEADCAFE, WAIT};
+use enea_buffer_tests::{bins, eventually, Daemon, Interactive, Mode, DEADCAFE, WAIT};
 
 fn connect(daemon: &Daemon) -> Connection {
     Connection::connect(&ConnectOptions {
@@ -110,4 +110,25 @@ fn a_wait_times_out_and_counts_itself_out() {
     assert_eq!(buffer.load_u32(WAITERS_OFFSET).unwrap(), 0);
     buffer.store_u32(64, 9).unwrap();
     assert_eq!(buffer.wait_u32_change(64, 0, None).unwrap(), Some(9));
+}
+
+/// A waiter with a timeout sleeps until a write wakes it, well within the
+/// timeout: it does not give up before anything was written. The write is
+/// made once the waiter counted itself in (or, if it wrongly gave up,
+/// once it returned), so the outcome does not depend on timing.
+#[test]
+fn a_wait_with_a_timeout_returns_the_write_that_woke_it() {
+    let daemon = Daemon::start();
+    let conn = connect(&daemon);
+    let buffer = conn.map().expect("map");
+    buffer.store_u32(64, 0).unwrap();
+    let got = std::thread::scope(|s| {
+        let waiter = s.spawn(|| buffer.wait_u32_change(64, 0, Some(WAIT)));
+        eventually("the waiter counts itself in", || {
+            waiter.is_finished() || buffer.load_u32(WAITERS_OFFSET).unwrap() > 0
+        });
+        buffer.store_u32(64, 5).unwrap();
+        waiter.join().unwrap()
+    });
+    assert_eq!(got.expect("wait"), Some(5));
 }

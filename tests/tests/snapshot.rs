@@ -6,9 +6,13 @@
 use std::process::Command;
 use std::time::Duration;
 
-use enea_buffer_client::{ConnectOptions, Connection, Error, SharedBuffer, Transport};
+use enea_buffer_client::{
+    ConnectOptions, Connection, Error, SharedBuffer, Transport, WAITERS_OFFSET,
+};
 use enea_buffer_tests::probe::field;
-use enea_buffer_tests::{bins, record, Daemon, Interactive, Mode, Probe, WAIT};
+use enea_buffer_tests::{
+    bins, eventually, record, Daemon, DaemonOptions, Interactive, Mode, Probe, WAIT,
+};
 
 fn connect(daemon: &Daemon) -> Connection {
     Connection::connect(&ConnectOptions {
@@ -253,4 +257,57 @@ fn a_writer_killed_before_its_first_store_leaves_the_record_readable() {
         )
         .expect("publish over a dead owner");
     assert_eq!(snapshot(&buffer, WAIT).unwrap(), (0, 2));
+}
+
+/// A region too small for the control words has no layout, although the
+/// service names layout version 1 with every region: the library refuses
+/// notification and records rather than place them outside the region.
+#[test]
+fn a_region_smaller_than_the_control_words_has_no_layout() {
+    let daemon = Daemon::start_with(DaemonOptions {
+        args: vec!["--size".into(), "16".into()],
+        ..DaemonOptions::default()
+    });
+    let conn = connect(&daemon);
+    assert_eq!((conn.interface_version(), conn.size()), (2, 16));
+    let buffer = conn.map().expect("map");
+    assert!(!buffer.has_layout());
+    assert!(matches!(
+        buffer.wait_u32_change(0, 0, Some(Duration::ZERO)),
+        Err(Error::Unsupported { version: 2, .. })
+    ));
+    assert!(matches!(
+        buffer.publish(8, b"x", WAIT),
+        Err(Error::Unsupported { version: 2, .. })
+    ));
+}
+
+/// A reader that finds a live writer mid-publish waits counted in the
+/// waiter word (so that the writer's last store wakes it), and once the
+/// writer is killed it reports the record abandoned.
+#[test]
+fn a_reader_waiting_for_a_live_writer_counts_itself_in() {
+    let daemon = Daemon::start();
+    let conn = connect(&daemon);
+    let buffer = conn.map().expect("map");
+    buffer
+        .publish(record::OFFSET, &record::pattern(0, 1, record::LEN), WAIT)
+        .expect("publish");
+    let mut writer = probe(&daemon, &["stall", "--stage", "half"]);
+    let pid = num(&writer.reply(), "pid") as u32;
+    let got = std::thread::scope(|s| {
+        let reader = s.spawn(|| {
+            let mut out = vec![0u8; record::LEN];
+            buffer.snapshot(record::OFFSET, &mut out, WAIT)
+        });
+        eventually("the reader counts itself in as a waiter", || {
+            buffer.load_u32(WAITERS_OFFSET).unwrap() > 0
+        });
+        writer.kill();
+        reader.join().unwrap()
+    });
+    match got {
+        Err(Error::Abandoned { pid: p, .. }) => assert_eq!(p, pid),
+        other => panic!("expected Abandoned, got {other:?}"),
+    }
 }

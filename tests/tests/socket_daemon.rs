@@ -427,6 +427,32 @@ fn a_user_daemon_and_client_meet_in_xdg_runtime_dir_by_default() {
     assert_eq!(text(&out.stdout).trim(), "0xdeadcafe");
 }
 
+/// Without --socket, `ENEA_BUFFER_SOCKET` names the daemon's socket; an
+/// empty value counts as unset (the system daemon's socket is then tried,
+/// whether or not a daemon listens there).
+#[test]
+fn the_socket_env_var_is_the_clients_default_and_empty_is_unset() {
+    let daemon = start();
+    let info = |value: &std::ffi::OsStr| {
+        let mut cmd = Command::new(bins::path(bins::ENEABUF));
+        cmd.args(["--transport", "socket", "info"])
+            .env("ENEA_BUFFER_SOCKET", value)
+            .env_remove("XDG_RUNTIME_DIR");
+        run_bounded(cmd)
+    };
+    let out = info(daemon.socket.as_os_str());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let endpoint = format!("endpoint:  unix://{}\n", daemon.socket.display());
+    assert!(stdout.contains(&endpoint), "{stdout}");
+    let out = info("".as_ref());
+    let said = text(&out.stdout) + &text(&out.stderr);
+    assert!(
+        said.contains(&format!("unix://{}", enea_buffer_client::DEFAULT_SOCKET)),
+        "{said}"
+    );
+}
+
 /// Out of fds after its own dup, the daemon answers ERROR_NO_RESOURCES (as
 /// the AIDL documents) and logs it, instead of a bare transaction failure.
 #[test]
