@@ -180,6 +180,7 @@ fn lazy_daemon_starts_on_demand_exits_and_restarts_with_a_fresh_region() {
         ),
         "{old}"
     );
+    eprintln!("lazy: after the restart, the first mapping: {old}");
     // And it goes away again: the cycle repeats.
     release_and_wait_exit(&mut probe, second.daemon, "restarted");
     assert!(probe.finish().success(), "the probe failed on quit");
@@ -234,6 +235,7 @@ fn start_on_demand(probe: &mut Interactive, def: &ServiceDef, run: usize) -> Sta
     )
     .unwrap_or_else(|e| panic!("pidfd_open({pid}): {e}"));
     check_started_as_rc_says(pid, def);
+    eprintln!("lazy: daemon pid {pid} started on demand; probe: {line}");
     Started {
         value: parse_hex(field(&line, "value")) as u32,
         now: parse_hex(field(&line, "now")) as u32,
@@ -303,6 +305,10 @@ fn release_and_wait_exit(probe: &mut Interactive, daemon: Process, which: &str) 
         "the {which} lazy daemon (pid {}) still runs {WAIT:?} after its last client let go{}",
         daemon.pid,
         hub_log()
+    );
+    eprintln!(
+        "lazy: the {which} daemon (pid {}) exited once unused",
+        daemon.pid
     );
 }
 
