@@ -224,10 +224,9 @@ pub fn wait_bounded(child: &mut Child, timeout: Duration) -> Option<ExitStatus> 
     }
 }
 
-/// The daemon command from init.rc (or, `lazy`, init.lazy.rc, installed
-/// beside it as `<name>.lazy.rc`): path, args, and user/group resolved
-/// through /etc/passwd and /etc/group.
-fn init_rc_command(lazy: bool) -> Command {
+/// The daemon's service definition in init.rc (or, `lazy`, init.lazy.rc,
+/// installed beside it as `<name>.lazy.rc`).
+pub fn init_rc_service(lazy: bool) -> initrc::ServiceDef {
     let rc = std::env::var_os("ENEA_INIT_RC")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../init.rc"));
@@ -240,7 +239,13 @@ fn init_rc_command(lazy: bool) -> Command {
     } else {
         (rc, INIT_SERVICE.to_owned())
     };
-    let def = initrc::load_service(&rc, &service).unwrap_or_else(|e| panic!("{e}"));
+    initrc::load_service(&rc, &service).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The daemon command from init.rc (or, `lazy`, init.lazy.rc): path, args,
+/// and user/group resolved through /etc/passwd and /etc/group.
+fn init_rc_command(lazy: bool) -> Command {
+    let def = init_rc_service(lazy);
     let uid =
         initrc::lookup_id(Path::new("/etc/passwd"), &def.user).unwrap_or_else(|e| panic!("{e}"));
     let group = def

@@ -120,3 +120,27 @@ pub fn harness_access_args() -> Vec<String> {
         format!("uid:{RW_UID}=rw"),
     ]
 }
+
+/// AOSP's `waitForService` over kernel binder, bounded: `getService` (on
+/// which the service manager starts a declared lazy service that is not
+/// running), then a registration notification. Returns the service, to be
+/// held while the caller connects. On a timeout the waiting thread is left
+/// behind (rsbinder's wait has no bound), which ends with the test process.
+pub fn wait_for_service(name: &str, timeout: Duration) -> Result<rsbinder::SIBinder, String> {
+    let client = rsbinder::Client::open(rsbinder::Uri::new(
+        rsbinder::entry::uri::KernelEndpoint::default(),
+    ))
+    .map_err(|s| format!("cannot open kernel binder: {s:?}"))?;
+    // The registration notification arrives on a binder thread.
+    rsbinder::ProcessState::start_thread_pool();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let wanted = name.to_owned();
+    std::thread::spawn(move || {
+        let _ = tx.send(client.binder(&wanted));
+    });
+    match rx.recv_timeout(timeout) {
+        Ok(Ok(binder)) => Ok(binder),
+        Ok(Err(s)) => Err(format!("waitForService {name}: {s:?}")),
+        Err(_) => Err(format!("{name} did not register within {timeout:?}")),
+    }
+}

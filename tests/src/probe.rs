@@ -116,6 +116,16 @@ impl Interactive {
         line
     }
 
+    /// The next line the probe prints, or why there is none within
+    /// `timeout` (no line, or the probe's own `error ...` line).
+    pub fn reply_within(&mut self, timeout: std::time::Duration) -> Result<String, String> {
+        match self.lines.recv_timeout(timeout) {
+            Ok(line) if line.starts_with("error") => Err(format!("probe failed: {line}")),
+            Ok(line) => Ok(line),
+            Err(e) => Err(format!("probe did not answer within {timeout:?}: {e}")),
+        }
+    }
+
     /// Sends `command` and returns the reply line.
     pub fn ask(&mut self, command: &str) -> String {
         self.send(command);

@@ -333,6 +333,9 @@ run_tests() {
     fi
     export ENEA_BIN_DIR=/vendor/bin/hw:/system/bin
     export RUST_BACKTRACE=1
+    # rsb_hub's log, where the daemons it starts on demand write theirs
+    # (tests/tests/lazy.rs shows it when it fails).
+    export ENEA_HUB_LOG=/tmp/rsb_hub.log
     for test in "$@"; do
         name=${test##*/}
         case " $SKIP_TESTS " in

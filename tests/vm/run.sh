@@ -22,6 +22,11 @@ BIN_OUT=$CARGO_OUT/$TRIPLE/release
 ROOTFS=$OUT/rootfs
 INIT_RC=$REPO/init.rc
 SERVICE_NAME=vendor.enea.buffer.IEneaBuffer/default
+# The lazy variant's test instance, started on demand by rsb_hub from
+# init.lazy.rc as installed in the image (tests/tests/lazy.rs knows the name).
+LAZY_SERVICE_NAME=vendor.enea.buffer.IEneaBuffer/lazy
+LAZY_RC=/vendor/etc/init/vendor.enea.buffer-service.lazy.rc
+LAZY_RC_SERVICE=vendor.enea.buffer-service.lazy
 RSBINDER_TOOLS_VERSION=0.12.0 # keep equal to the workspace's rsbinder
 
 VM_TIMEOUT=${ENEA_VM_TIMEOUT:-600}
@@ -322,6 +327,15 @@ find = "any"
 
 [[service]]
 name = "$SERVICE_NAME"
+
+# The lazy HAL's test instance (tests/tests/lazy.rs): rsb_hub starts it on
+# a getService miss, as servicemanager asks init to (ctl.interface_start).
+# \`enea-selinux start\` plays init: init.lazy.rc's path, args, user and
+# group, and (SELinux) its domain; \`--instance\` keeps it apart from
+# /default, which the other tests start themselves.
+[[service]]
+name = "$LAZY_SERVICE_NAME"
+start = { exec = ["/system/bin/enea-selinux", "start", "$LAZY_RC", "$LAZY_RC_SERVICE", "--instance", "${LAZY_SERVICE_NAME##*/}"] }
 EOF
 }
 
@@ -351,7 +365,7 @@ assemble_initramfs() {
     svc_groups=$(sed -n 's/^groups=//p' <<<"$svc")
     install -m 0644 "$INIT_RC" "$ROOTFS/vendor/etc/init/vendor.enea.buffer-service.rc"
     # The lazy variant: its .rc beside init.rc's, its binary the same daemon.
-    install -m 0644 "$REPO/init.lazy.rc" "$ROOTFS/vendor/etc/init/vendor.enea.buffer-service.lazy.rc"
+    install -m 0644 "$REPO/init.lazy.rc" "$ROOTFS$LAZY_RC"
     write_accounts "$svc_user" "$svc_groups"
     write_hub_config "${UID_OF[$svc_user]}"
     # The daemon's access file: the test uids' rights (tests/src/lib.rs:

@@ -56,6 +56,15 @@ fn for_each_instance(check: impl Fn(&str, &Connection)) {
             instance: instance.clone(),
             ..env.base.clone()
         };
+        // A declared lazy instance runs only once asked for. On a device
+        // Connection::connect waits for it (wait_for_interface); the Linux
+        // library looks up without waiting, so wait here first, holding the
+        // service until connected.
+        #[cfg(not(target_os = "android"))]
+        let _waited = (options.transport == Transport::Binder).then(|| {
+            enea_buffer_tests::wait_for_service(&options.service_name(), enea_buffer_tests::WAIT)
+                .unwrap_or_else(|e| panic!("{instance}: declared but not reachable: {e}"))
+        });
         let conn = Connection::connect(&options)
             .unwrap_or_else(|e| panic!("{instance}: declared but not reachable: {e}"));
         check(&instance, &conn);

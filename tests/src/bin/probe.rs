@@ -110,6 +110,20 @@ enum Cmd {
         #[arg(long)]
         stage: String,
     },
+    /// A lazy HAL's client, over kernel binder, driven on stdin. `start`:
+    /// waitForService `<descriptor>/<instance>` (the service manager starts
+    /// a declared lazy service on the miss), connect, map, keep a mapping
+    /// of the region of its own (a dup of the fd mapped read-only by hand:
+    /// it holds no binder reference), add 1 to word 0, and print `started
+    /// run=<n> value=<word 0 first> now=<after the add> dev= ino=`.
+    /// `release`: drop the connection, the library's mapping and every
+    /// binder reference; print `released`. `old <n>`: word 0 and identity
+    /// of the mapping kept from start number n (from 0): `old run= value=
+    /// dev= ino=`. `quit`.
+    Lazy {
+        #[arg(long)]
+        instance: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -143,6 +157,12 @@ fn run(command: Cmd, options: &ConnectOptions) -> enea_buffer_client::Result<()>
     }
     if let Cmd::Session = command {
         return session(options);
+    }
+    if let Cmd::Lazy { instance } = command {
+        return lazy(&ConnectOptions {
+            instance,
+            ..options.clone()
+        });
     }
     let conn = Connection::connect(options)?;
     match command {
@@ -193,7 +213,9 @@ fn run(command: Cmd, options: &ConnectOptions) -> enea_buffer_client::Result<()>
             println!("value={:#010x}", buffer.load_u32(0)?);
             Ok(())
         }
-        Cmd::DeathWatch | Cmd::Flood { .. } | Cmd::Session => unreachable!(),
+        Cmd::DeathWatch | Cmd::Flood { .. } | Cmd::Session | Cmd::Lazy { .. } => {
+            unreachable!()
+        }
     }
 }
 
@@ -261,6 +283,119 @@ fn session(options: &ConnectOptions) -> enea_buffer_client::Result<()> {
         }
     }
     drop(held);
+    Ok(())
+}
+
+/// A read-only mapping of a region, made by hand from a dup of its fd, so
+/// that it keeps no binder reference to the service (unlike the library's
+/// mappings, which keep their connection).
+struct Kept {
+    fd: rustix::fd::OwnedFd,
+    base: *mut std::ffi::c_void,
+    len: usize,
+}
+
+impl Kept {
+    fn new(buffer: &SharedBuffer) -> Result<Kept, Errno> {
+        let fd = rustix::io::fcntl_dupfd_cloexec(buffer.fd(), 0)?;
+        let len = buffer.len();
+        // SAFETY: a fresh shared read-only mapping at an address the kernel
+        // picks; nothing else in this process refers to it. The file's size
+        // is sealed against shrinking, so the whole length stays backed.
+        let base = unsafe {
+            rustix::mm::mmap(
+                std::ptr::null_mut(),
+                len,
+                ProtFlags::READ,
+                MapFlags::SHARED,
+                &fd,
+                0,
+            )
+        }?;
+        Ok(Kept { fd, base, len })
+    }
+
+    fn word0(&self) -> u32 {
+        // SAFETY: `base` is page-aligned, mapped readable for `len` (at
+        // least 4) bytes as long as `self` lives; a volatile read because
+        // another process may have written it.
+        unsafe { std::ptr::read_volatile(self.base as *const u32) }
+    }
+}
+
+impl Drop for Kept {
+    fn drop(&mut self) {
+        // SAFETY: the mapping made in `new`, not used after this.
+        let _ = unsafe { rustix::mm::munmap(self.base, self.len) };
+    }
+}
+
+fn lazy(options: &ConnectOptions) -> enea_buffer_client::Result<()> {
+    use vendor_enea_buffer::aidl::vendor::enea::buffer::IEneaBuffer::IEneaBuffer;
+    let name = options.service_name();
+    let mut kept: Vec<Kept> = Vec::new();
+    let mut session: Option<(Connection, SharedBuffer)> = None;
+    for line in std::io::stdin().lock().lines().map_while(Result::ok) {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        match words[..] {
+            ["start"] => {
+                // AOSP's waitForService: getService (which starts a declared
+                // lazy service on a miss), then a registration notification.
+                // Kernel binder: Client::get waits without a bound; the test
+                // bounds this probe's reply instead.
+                let client = rsbinder::Client::open(rsbinder::Uri::new(
+                    rsbinder::entry::uri::KernelEndpoint::default(),
+                ))
+                .map_err(|s| Error::NoDaemon {
+                    endpoint: "kernel binder".into(),
+                    reason: format!("cannot open the driver: {s:?}"),
+                })?;
+                rsbinder::ProcessState::start_thread_pool();
+                let waited = client
+                    .get::<dyn IEneaBuffer>(&name)
+                    .map_err(|s| Error::NoDaemon {
+                        endpoint: "kernel binder".into(),
+                        reason: format!("waitForService {name}: {s:?}"),
+                    })?;
+                // Connect while the waited-for handle still holds the service.
+                let conn = Connection::connect(options)?;
+                drop(waited);
+                let buffer = conn.map()?;
+                let value = buffer.load_u32(0)?;
+                let mine = Kept::new(&buffer).map_err(Error::Map)?;
+                buffer.fetch_add_u32(0, 1)?;
+                let id = rustix::fs::fstat(&mine.fd).map_err(Error::Stat)?;
+                println!(
+                    "started run={} value={value:#010x} now={:#010x} dev={} ino={}",
+                    kept.len(),
+                    mine.word0(),
+                    id.st_dev,
+                    id.st_ino
+                );
+                kept.push(mine);
+                session = Some((conn, buffer));
+            }
+            ["release"] => {
+                session = None;
+                println!("released");
+            }
+            ["old", n] => match n.parse::<usize>().ok().and_then(|n| kept.get(n)) {
+                Some(old) => {
+                    let id = rustix::fs::fstat(&old.fd).map_err(Error::Stat)?;
+                    println!(
+                        "old run={n} value={:#010x} dev={} ino={}",
+                        old.word0(),
+                        id.st_dev,
+                        id.st_ino
+                    );
+                }
+                None => println!("error no kept mapping {n}"),
+            },
+            ["quit"] => break,
+            _ => println!("error unknown command {line:?}"),
+        }
+    }
+    drop(session);
     Ok(())
 }
 
