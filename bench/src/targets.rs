@@ -38,9 +38,12 @@ impl Target {
     }
 }
 
-/// Row key → target.
+/// Row key → target, and the keys in the order the table lists them.
 #[derive(Clone, Debug)]
-pub struct Targets(BTreeMap<String, Target>);
+pub struct Targets {
+    map: BTreeMap<String, Target>,
+    order: Vec<String>,
+}
 
 impl Targets {
     /// Parses `text` (the format of `bench/targets.toml`).
@@ -55,7 +58,19 @@ impl Targets {
                 return Err(format!("targets.toml: [{key}] has no text"));
             }
         }
-        Ok(Self(map))
+        // The table's own order (the report lists the targets so): its
+        // `[key]` header lines, which name every key exactly once.
+        let order: Vec<String> = text
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix('[')?.strip_suffix(']'))
+            .map(|k| k.trim().to_owned())
+            .collect();
+        let mut sorted = order.clone();
+        sorted.sort();
+        if !sorted.iter().eq(map.keys()) {
+            return Err("targets.toml: write each row as a `[key]` table of its own".into());
+        }
+        Ok(Self { map, order })
     }
 
     /// The table built into the binary.
@@ -65,14 +80,14 @@ impl Targets {
 
     /// The target of row `key`.
     pub fn get(&self, key: &str) -> Result<&Target, String> {
-        self.0
+        self.map
             .get(key)
             .ok_or_else(|| format!("targets.toml has no target for row {key}"))
     }
 
-    /// Every row key the table has.
+    /// Every row key the table has, in the table's order.
     pub fn keys(&self) -> impl Iterator<Item = &str> {
-        self.0.keys().map(String::as_str)
+        self.order.iter().map(String::as_str)
     }
 }
 
@@ -91,6 +106,9 @@ mod tests {
         assert_eq!(t.get("P6").unwrap().at_most, Some(0.25));
         assert!(t.get("P4").unwrap().exact);
         assert!(t.get("nope").is_err());
+        let keys: Vec<&str> = t.keys().collect();
+        assert_eq!(keys[..3], ["P1", "P1b-fault", "P1b-populate"]);
+        assert_eq!(keys.last(), Some(&"P7"));
     }
 
     #[test]
@@ -116,6 +134,7 @@ mod tests {
         assert!(Targets::parse("[A]\nvalue = \"x\"\ntext = \"t\"\nat_leest = 1.0\n").is_err());
         assert!(Targets::parse("[A]\nvalue = \"x\"\nexact = true\ntext = \"t\"\n").is_err());
         assert!(Targets::parse("[A]\nvalue = \"x\"\ntext = \" \"\n").is_err());
+        assert!(Targets::parse("A = { value = \"x\", text = \"t\" }\n").is_err());
     }
 
     #[test]
