@@ -774,6 +774,7 @@ pub fn svg(r: &Results) -> Result<String, String> {
                 ("sans-serif", 16),
             )
             .margin(12)
+            .margin_right(36) // room for the last size label, centred on the edge
             .x_label_area_size(44)
             .y_label_area_size(56)
             .build_cartesian_2d(xmin..xmax, ymin..ymax)
