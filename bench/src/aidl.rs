@@ -1,4 +1,4 @@
-//! Generated bindings of the bench-only `vendor.enea.buffer.bench.IBufferBench`.
+//! Generated bindings of the bench-only `vendor.enea.buffer.bench` interfaces.
 
 #![allow(
     clippy::all,

@@ -7,8 +7,8 @@
 //! The suite starts the real daemon and re-executes this binary as the client
 //! processes, the bench-only binder server and the socket ping-pong peer, all
 //! over the real transport (rsbinder RPC on a Unix socket, android-13+ wire).
-//! Targets are evaluated in the report; only correctness (exact counts, bytes
-//! that arrived) fails the run.
+//! Targets (bench/targets.toml) are evaluated in the report; only correctness
+//! (exact counts, bytes that arrived, callbacks in order) fails the run.
 
 mod aidl;
 mod clients;
@@ -18,6 +18,8 @@ mod proto;
 mod report;
 mod server;
 mod suite;
+mod targets;
+mod wake;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -155,6 +157,14 @@ enum Role {
         #[arg(long)]
         poll_ms: Option<u64>,
     },
+    /// P6 binder listener: register a callback, report its arrivals.
+    #[command(hide = true)]
+    WakeListener {
+        #[arg(long)]
+        socket: PathBuf,
+        #[arg(long)]
+        rounds: u32,
+    },
     /// P5 client: connect, map, increment, unmap, exit.
     #[command(hide = true)]
     Touch {
@@ -212,6 +222,7 @@ fn main() -> ExitCode {
             rounds,
             poll_ms,
         }) => clients::waiter(&socket, offset, rounds, poll_ms),
+        Some(Role::WakeListener { socket, rounds }) => wake::listen(&socket, rounds),
         Some(Role::Records {
             socket,
             offset,

@@ -120,3 +120,14 @@ pub struct Wakes {
     /// CLOCK_MONOTONIC ns at which the waiter saw value `i + 1`.
     pub seen_ns: Vec<u64>,
 }
+
+/// P6's binder listener: every callback it got, in arrival order.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Callbacks {
+    /// The values it was called with (must be 1, 2, …).
+    pub values: Vec<i32>,
+    /// CLOCK_MONOTONIC ns the writer put in each call, just before sending it.
+    pub sent_ns: Vec<u64>,
+    /// CLOCK_MONOTONIC ns at which each call reached the listener's method.
+    pub seen_ns: Vec<u64>,
+}

@@ -1,21 +1,27 @@
-//! The report: one summary table (ratios against same-run baselines, with
-//! targets), a per-size table, JSON, and an SVG plot of throughput vs size.
+//! The report: one summary table (ratios against same-run baselines, judged
+//! by the targets of `bench/targets.toml`), per-size and per-row tables,
+//! JSON, and an SVG plot of throughput vs size (plotters).
 
 use std::fmt::Write as _;
 use std::path::Path;
 
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 use serde::Serialize;
 
-use crate::measure::{gbps, median};
+use crate::measure::{gbps, median, percentile};
 use crate::suite::Results;
+use crate::targets::{row_id, Targets};
 
 const MIB: usize = 1 << 20;
 
 /// One line of the summary table.
 #[derive(Clone, Debug, Serialize)]
 pub struct Row {
-    /// P1 … P5.
+    /// P1 … P7.
     pub id: String,
+    /// The key of its target in `bench/targets.toml`.
+    pub key: String,
     /// What is measured.
     pub measure: String,
     /// The product's number.
@@ -105,6 +111,15 @@ fn us(secs: f64) -> String {
     format!("{:.1} µs", secs * 1e6)
 }
 
+/// A latency in µs, or in ms from 1 ms up.
+fn latency(secs: f64) -> String {
+    if secs >= 1e-3 {
+        format!("{:.1} ms", secs * 1e3)
+    } else {
+        us(secs)
+    }
+}
+
 fn rate(per_sec: f64) -> String {
     if per_sec >= 1e6 {
         format!("{:.1} M/s", per_sec / 1e6)
@@ -167,8 +182,66 @@ fn worst<'a>(
         .min_by(|x, y| (x.1 / x.2).total_cmp(&(y.1 / y.2)))
 }
 
-/// The summary table's rows.
-pub fn summary(r: &Results) -> Vec<Row> {
+/// A row before its target is applied.
+struct Draft {
+    key: &'static str,
+    measure: String,
+    product: String,
+    baseline: String,
+    ratio: Option<f64>,
+    ratio_text: String,
+}
+
+impl Draft {
+    fn new(key: &'static str, measure: String, product: String, baseline: String) -> Self {
+        Self {
+            key,
+            measure,
+            product,
+            baseline,
+            ratio: None,
+            ratio_text: "—".into(),
+        }
+    }
+
+    /// Sets the ratio, printed with two decimals (two significant digits
+    /// below 0.01) and `unit`.
+    fn ratio(mut self, ratio: f64, unit: &str) -> Self {
+        self.ratio = Some(ratio);
+        self.ratio_text = if ratio.abs() >= 0.01 || ratio == 0.0 || !ratio.is_finite() {
+            format!("{ratio:.2}{unit}")
+        } else {
+            let decimals = (1.0 - ratio.abs().log10().floor()) as usize;
+            format!("{ratio:.decimals$}{unit}")
+        };
+        self
+    }
+
+    /// Applies the target of the row's key to `value` (and `exact`).
+    fn judge(self, targets: &Targets, value: f64, exact: bool) -> Result<Row, String> {
+        let target = targets.get(self.key)?;
+        Ok(Row {
+            id: row_id(self.key).into(),
+            key: self.key.into(),
+            measure: self.measure,
+            product: self.product,
+            baseline: self.baseline,
+            ratio: self.ratio,
+            ratio_text: self.ratio_text,
+            target: target.text.clone(),
+            met: target.check(value, exact),
+        })
+    }
+
+    /// [`judge`](Self::judge) on the ratio.
+    fn judge_ratio(self, targets: &Targets, exact: bool) -> Result<Row, String> {
+        let value = self.ratio.unwrap_or(f64::NAN);
+        self.judge(targets, value, exact)
+    }
+}
+
+/// The summary table's rows, each judged by its target in `targets`.
+pub fn summary(r: &Results, targets: &Targets) -> Result<Vec<Row>, String> {
     let sizes = size_rows(r);
     let big = large(&sizes);
     let range = if big.len() > 1 {
@@ -180,54 +253,35 @@ pub fn summary(r: &Results) -> Vec<Row> {
         )
     };
     let mut rows = Vec::new();
-    let mut ratio_row = |id: &str,
-                         measure: String,
-                         product: String,
-                         baseline: String,
-                         ratio: f64,
-                         unit: &str,
-                         target: &str,
-                         met: Option<bool>| {
-        rows.push(Row {
-            id: id.into(),
-            measure,
-            product,
-            baseline,
-            ratio: Some(ratio),
-            ratio_text: format!("{ratio:.2}{unit}"),
-            target: target.into(),
-            met,
-        })
-    };
 
     if let Some((s, a, b)) = worst(&big, |s| Some((s.region, s.memcpy))) {
-        ratio_row(
-            "P1",
-            format!(
-                "bulk copy into the mapped region, steady state ({range}: {})",
-                bytes(s.size)
-            ),
-            format!("{a:.2} GB/s"),
-            format!("memcpy {b:.2} GB/s"),
-            a / b,
-            "",
-            "≥ 0.90",
-            Some(a / b >= 0.90),
+        rows.push(
+            Draft::new(
+                "P1",
+                format!(
+                    "bulk copy into the mapped region, steady state ({range}: {})",
+                    bytes(s.size)
+                ),
+                format!("{a:.2} GB/s"),
+                format!("memcpy {b:.2} GB/s"),
+            )
+            .ratio(a / b, "")
+            .judge_ratio(targets, true)?,
         );
     }
     if let Some((s, a, b)) = worst(&big, |s| s.first_touch.zip(s.first_touch_memcpy)) {
-        ratio_row(
-            "P1b",
-            format!(
-                "first touch, page faults included ({range}: {})",
-                bytes(s.size)
-            ),
-            format!("{a:.2} GB/s"),
-            format!("memcpy {b:.2} GB/s"),
-            a / b,
-            "",
-            "report",
-            None,
+        rows.push(
+            Draft::new(
+                "P1b-fault",
+                format!(
+                    "first touch, page faults included ({range}: {})",
+                    bytes(s.size)
+                ),
+                format!("{a:.2} GB/s"),
+                format!("memcpy {b:.2} GB/s"),
+            )
+            .ratio(a / b, "")
+            .judge_ratio(targets, true)?,
         );
     }
     let costs = page_costs(r);
@@ -236,19 +290,19 @@ pub fn summary(r: &Results) -> Vec<Row> {
             .iter()
             .find(|c| c.size == s.size)
             .map_or(f64::NAN, |c| c.populate_ceiling);
-        ratio_row(
-            "P1b",
-            format!(
-                "first touch, `MapOptions {{ populate: true }}`, pre-faulting counted \
-                 ({range}: {}; ceiling set by the kernel's pre-fault cost: {ceiling:.2})",
-                bytes(s.size)
-            ),
-            format!("{a:.2} GB/s"),
-            format!("memcpy {b:.2} GB/s"),
-            a / b,
-            "",
-            "≥ 0.70",
-            Some(a / b >= 0.70),
+        rows.push(
+            Draft::new(
+                "P1b-populate",
+                format!(
+                    "first touch, `MapOptions {{ populate: true }}`, pre-faulting counted \
+                     ({range}: {}; ceiling set by the kernel's pre-fault cost: {ceiling:.2})",
+                    bytes(s.size)
+                ),
+                format!("{a:.2} GB/s"),
+                format!("memcpy {b:.2} GB/s"),
+            )
+            .ratio(a / b, "")
+            .judge_ratio(targets, true)?,
         );
     }
     if let Some(s) = sizes
@@ -257,169 +311,194 @@ pub fn summary(r: &Results) -> Vec<Row> {
         .max_by_key(|s| s.size)
     {
         let b = s.binder.unwrap_or(f64::NAN);
-        ratio_row(
-            "P2",
-            format!(
-                "shared memory vs the same bytes as binder `byte[]` calls (S = {})",
-                bytes(s.size)
-            ),
-            format!("region {:.2} GB/s", s.region),
-            format!("binder {b:.3} GB/s"),
-            s.region / b,
-            "×",
-            "≥ 20×",
-            Some(s.region / b >= 20.0),
+        rows.push(
+            Draft::new(
+                "P2",
+                format!(
+                    "shared memory vs the same bytes as binder `byte[]` calls (S = {})",
+                    bytes(s.size)
+                ),
+                format!("region {:.2} GB/s", s.region),
+                format!("binder {b:.3} GB/s"),
+            )
+            .ratio(s.region / b, "×")
+            .judge_ratio(targets, true)?,
         );
         let t = s.binder_tuned.unwrap_or(f64::NAN);
-        ratio_row(
-            "P2",
-            format!(
-                "the same, binder at its best: glibc malloc tuned so rsbinder's \
-                 per-call buffers stop page-faulting (S = {})",
-                bytes(s.size)
-            ),
-            format!("region {:.2} GB/s", s.region),
-            format!("binder {t:.3} GB/s"),
-            s.region / t,
-            "×",
-            "report",
-            None,
+        rows.push(
+            Draft::new(
+                "P2-tuned",
+                format!(
+                    "the same, binder at its best: glibc malloc tuned so rsbinder's \
+                     per-call buffers stop page-faulting (S = {})",
+                    bytes(s.size)
+                ),
+                format!("region {:.2} GB/s", s.region),
+                format!("binder {t:.3} GB/s"),
+            )
+            .ratio(s.region / t, "×")
+            .judge_ratio(targets, true)?,
         );
     }
     let c = &r.control;
-    ratio_row(
-        "P3",
-        "control path: getBuffer + map + unmap + close".into(),
-        us(c.map_cycle_s),
-        format!("getBufferSize() {}", us(c.noop_s)),
-        c.map_cycle_s / c.noop_s,
-        "×",
-        "≤ 2.0×",
-        Some(c.map_cycle_s / c.noop_s <= 2.0),
+    rows.push(
+        Draft::new(
+            "P3",
+            "control path: getBuffer + map + unmap + close".into(),
+            us(c.map_cycle_s),
+            format!("getBufferSize() {}", us(c.noop_s)),
+        )
+        .ratio(c.map_cycle_s / c.noop_s, "×")
+        .judge_ratio(targets, true)?,
     );
-    ratio_row(
-        "P3",
-        "no-op binder call vs the Unix-socket round-trip floor".into(),
-        format!("getBufferSize() {}", us(c.noop_s)),
-        format!("1-byte ping-pong {}", us(c.pingpong_s)),
-        c.noop_s / c.pingpong_s,
-        "×",
-        "report",
-        None,
+    rows.push(
+        Draft::new(
+            "P3-floor",
+            "no-op binder call vs the Unix-socket round-trip floor".into(),
+            format!("getBufferSize() {}", us(c.noop_s)),
+            format!("1-byte ping-pong {}", us(c.pingpong_s)),
+        )
+        .ratio(c.noop_s / c.pingpong_s, "×")
+        .judge_ratio(targets, true)?,
     );
     for k in &r.counter {
         let exact = |e: bool| if e { "exact" } else { "WRONG" };
-        ratio_row(
-            "P4",
-            format!(
-                "shared counter, {} process{}",
-                k.processes,
-                if k.processes == 1 { "" } else { "es" }
-            ),
-            format!("{} atomic, {}", rate(k.shm_rate), exact(k.shm_exact)),
-            format!(
-                "{} binder calls, {}",
-                rate(k.binder_rate),
-                exact(k.binder_exact)
-            ),
-            k.shm_rate / k.binder_rate,
-            "×",
-            "≥ 100×, exact",
-            Some(k.shm_rate / k.binder_rate >= 100.0 && k.shm_exact && k.binder_exact),
+        rows.push(
+            Draft::new(
+                "P4",
+                format!(
+                    "shared counter, {} process{}",
+                    k.processes,
+                    if k.processes == 1 { "" } else { "es" }
+                ),
+                format!("{} atomic, {}", rate(k.shm_rate), exact(k.shm_exact)),
+                format!(
+                    "{} binder calls, {}",
+                    rate(k.binder_rate),
+                    exact(k.binder_exact)
+                ),
+            )
+            .ratio(k.shm_rate / k.binder_rate, "×")
+            .judge_ratio(targets, k.shm_exact && k.binder_exact)?,
         );
     }
-    let w = &r.wakeup;
-    let (futex, poll) = (median(&w.futex_s), median(&w.poll_s));
-    ratio_row(
-        "P6",
-        "wake-up latency writer → waiter: futex vs 100 ms polling (median)".into(),
-        format!("futex {}", us(futex)),
-        format!("polling {}", us(poll)),
-        futex / poll,
-        "×",
-        "report (binder-callback baseline not built yet)",
-        None,
-    );
     let rec = &r.records;
     let per_s = |secs: f64| rate(1.0 / secs);
-    ratio_row(
-        "P4",
-        "1 process, nobody waiting: fetch_add_u32 (atomic + waiter check) vs a plain atomic".into(),
-        format!("{} fetch_add_u32", per_s(rec.fetch_add_s)),
-        format!("{} fetch_add", per_s(rec.raw_fetch_add_s)),
-        rec.raw_fetch_add_s / rec.fetch_add_s,
-        "×",
-        "≥ 0.80×",
-        Some(rec.raw_fetch_add_s / rec.fetch_add_s >= 0.80),
+    rows.push(
+        Draft::new(
+            "P4-no-waiter",
+            "1 process, nobody waiting: fetch_add_u32 (atomic + waiter check) vs a plain atomic"
+                .into(),
+            format!("{} fetch_add_u32", per_s(rec.fetch_add_s)),
+            format!("{} fetch_add", per_s(rec.raw_fetch_add_s)),
+        )
+        .ratio(rec.raw_fetch_add_s / rec.fetch_add_s, "×")
+        .judge_ratio(targets, true)?,
     );
-    for p in &rec.snapshots {
-        ratio_row(
-            "P7",
-            format!("snapshot vs read_at, {}", bytes(p.size)),
-            format!("snapshot {:.0} ns", p.snapshot_s * 1e9),
-            format!("read_at {:.0} ns", p.read_at_s * 1e9),
-            p.read_at_s / p.snapshot_s,
-            "×",
-            "report",
-            None,
-        );
-    }
     let d = &r.daemon;
     let mib = |b: u64| b as f64 / MIB as f64;
-    rows.push(Row {
-        id: "P5".into(),
-        measure: "daemon RSS after start (anon + file + shmem)".into(),
-        product: format!(
-            "{:.2} MiB ({:.2} + {:.2} + {:.2}; PSS {:.2}), {} threads",
-            mib(d.start.rss),
-            mib(d.start.rss_anon),
-            mib(d.start.rss_file),
-            mib(d.start.rss_shmem),
-            mib(d.start.pss),
-            d.start.threads
-        ),
-        baseline: "—".into(),
-        ratio: None,
-        ratio_text: "—".into(),
-        target: "≤ 4 MiB".into(),
-        met: Some(d.start.rss <= 4 * MIB as u64),
-    });
+    rows.push(
+        Draft::new(
+            "P5-rss",
+            "daemon RSS after start (anon + file + shmem)".into(),
+            format!(
+                "{:.2} MiB ({:.2} + {:.2} + {:.2}; PSS {:.2}), {} threads",
+                mib(d.start.rss),
+                mib(d.start.rss_anon),
+                mib(d.start.rss_file),
+                mib(d.start.rss_shmem),
+                mib(d.start.pss),
+                d.start.threads
+            ),
+            "—".into(),
+        )
+        .judge(targets, mib(d.start.rss), true)?,
+    );
     let growth = d.after.rss as f64 / d.start.rss as f64 - 1.0;
-    rows.push(Row {
-        id: "P5".into(),
-        measure: format!("daemon RSS after {} clients came and went", d.clients),
-        product: format!("{:.2} MiB, {} threads", mib(d.after.rss), d.after.threads),
-        baseline: format!("{:.2} MiB after start", mib(d.start.rss)),
-        ratio: Some(1.0 + growth),
-        ratio_text: format!("{:+.1} %", growth * 100.0),
-        target: "≤ +10 %".into(),
-        met: Some(growth <= 0.10),
-    });
-    rows.push(Row {
-        id: "P5".into(),
-        measure: format!("daemon fds after {} clients came and went", d.clients),
-        product: format!("{} fds", d.after.fds),
-        baseline: format!("{} fds after start", d.start.fds),
-        ratio: None,
-        ratio_text: format!("{:+}", d.after.fds as i64 - d.start.fds as i64),
-        target: "no growth".into(),
-        met: Some(d.after.fds <= d.start.fds),
-    });
+    let mut grown = Draft::new(
+        "P5-rss-growth",
+        format!("daemon RSS after {} clients came and went", d.clients),
+        format!("{:.2} MiB, {} threads", mib(d.after.rss), d.after.threads),
+        format!("{:.2} MiB after start", mib(d.start.rss)),
+    );
+    grown.ratio = Some(1.0 + growth);
+    grown.ratio_text = format!("{:+.1} %", growth * 100.0);
+    rows.push(grown.judge(targets, growth * 100.0, true)?);
+    let fd_growth = d.after.fds as i64 - d.start.fds as i64;
+    let mut fds = Draft::new(
+        "P5-fds",
+        format!("daemon fds after {} clients came and went", d.clients),
+        format!("{} fds", d.after.fds),
+        format!("{} fds after start", d.start.fds),
+    );
+    fds.ratio_text = format!("{fd_growth:+}");
+    rows.push(fds.judge(targets, fd_growth as f64, true)?);
     let ready = median(&d.ready_ms);
-    rows.push(Row {
-        id: "P5".into(),
-        measure: format!(
-            "exec → first successful client call (median of {})",
-            d.ready_ms.len()
-        ),
-        product: format!("{ready:.1} ms"),
-        baseline: "—".into(),
-        ratio: None,
-        ratio_text: "—".into(),
-        target: "≤ 20 ms".into(),
-        met: Some(ready <= 20.0),
-    });
-    rows
+    rows.push(
+        Draft::new(
+            "P5-ready",
+            format!(
+                "exec → first successful client call (median of {})",
+                d.ready_ms.len()
+            ),
+            format!("{ready:.1} ms"),
+            "—".into(),
+        )
+        .judge(targets, ready, true)?,
+    );
+    let w = &r.wakeup;
+    let (futex, binder, poll) = (median(&w.futex_s), median(&w.binder_s), median(&w.poll_s));
+    rows.push(
+        Draft::new(
+            "P6",
+            format!(
+                "wake-up latency writer → waiter (median of {}): futex vs a oneway binder \
+                 callback to a registered listener",
+                w.futex_s.len()
+            ),
+            format!("futex {}", latency(futex)),
+            format!("binder callback {}", latency(binder)),
+        )
+        .ratio(futex / binder, "×")
+        .judge_ratio(targets, true)?,
+    );
+    rows.push(
+        Draft::new(
+            "P6-poll",
+            format!(
+                "wake-up latency writer → waiter: futex vs 100 ms polling (median of {})",
+                w.poll_s.len()
+            ),
+            format!("futex {}", latency(futex)),
+            format!("polling {}", latency(poll)),
+        )
+        .ratio(futex / poll, "×")
+        .judge_ratio(targets, true)?,
+    );
+    for p in &rec.snapshots {
+        rows.push(
+            Draft::new(
+                "P7",
+                format!(
+                    "snapshot vs read_at, {} (throughput of snapshot relative to read_at)",
+                    bytes(p.size)
+                ),
+                format!(
+                    "snapshot {:.0} ns ({:.2} GB/s)",
+                    p.snapshot_s * 1e9,
+                    gbps(p.size, p.snapshot_s)
+                ),
+                format!(
+                    "read_at {:.0} ns ({:.2} GB/s)",
+                    p.read_at_s * 1e9,
+                    gbps(p.size, p.read_at_s)
+                ),
+            )
+            .ratio(p.read_at_s / p.snapshot_s, "×")
+            .judge_ratio(targets, true)?,
+        );
+    }
+    Ok(rows)
 }
 
 fn summary_table(rows: &[Row]) -> String {
@@ -515,82 +594,151 @@ fn control_table(r: &Results) -> String {
     )
 }
 
+fn wake_table(r: &Results) -> String {
+    let w = &r.wakeup;
+    let mut t = String::from(
+        "| Path | samples | p50 µs | p90 µs | p99 µs | max µs |\n|---|---:|---:|---:|---:|---:|\n",
+    );
+    for (name, v) in [
+        ("futex (`wait_u32_change`)", &w.futex_s),
+        (
+            "oneway binder callback to a registered listener",
+            &w.binder_s,
+        ),
+        ("polling every 100 ms", &w.poll_s),
+    ] {
+        let _ = writeln!(
+            t,
+            "| {name} | {} | {:.1} | {:.1} | {:.1} | {:.1} |",
+            v.len(),
+            percentile(v, 50.0) * 1e6,
+            percentile(v, 90.0) * 1e6,
+            percentile(v, 99.0) * 1e6,
+            percentile(v, 100.0) * 1e6,
+        );
+    }
+    t
+}
+
+fn targets_table(targets: &Targets) -> Result<String, String> {
+    let mut t = String::from("| Row key | Value judged | Target |\n|---|---|---|\n");
+    for key in targets.keys() {
+        let target = targets.get(key)?;
+        let _ = writeln!(t, "| {key} | {} | {} |", target.value, target.text);
+    }
+    Ok(t)
+}
+
+fn load(l: &[f64; 3]) -> String {
+    format!("{:.2} {:.2} {:.2}", l[0], l[1], l[2])
+}
+
 fn machine_line(r: &Results) -> String {
     let m = &r.machine;
     format!(
-        "{} run on {} ({} CPUs), {:.0} GiB RAM, Linux {}, `{}` profile; {:.0} s wall.",
+        "{} run on {} ({} CPUs), {:.0} GiB RAM, Linux {}, `{}` profile; {:.0} s wall; \
+         load average (1, 5, 15 min) {} at the start, {} at the end.",
         r.mode,
         m.cpu,
         m.cpus,
         m.memory as f64 / (1u64 << 30) as f64,
         m.kernel,
         m.profile,
-        r.elapsed_s
+        r.elapsed_s,
+        load(&r.load_start),
+        load(&r.load_end),
     )
 }
 
 /// The whole Markdown report.
-pub fn markdown(r: &Results, rows: &[Row]) -> String {
-    format!(
+pub fn markdown(r: &Results, rows: &[Row], targets: &Targets) -> Result<String, String> {
+    Ok(format!(
         "# vendor.enea.buffer benchmark\n\n{}\n\n## Summary\n\n{}\n\
          ## Throughput by transfer size (GB/s; ratio to memcpy in the same client process)\n\n{}\n\
          ## First touch: what a fresh mapping costs per page\n\n{}\n\
          ## Control path\n\n{}\n\
+         ## Wake-up latency, writer → waiter (P6)\n\n{}\n\
+         ## Targets (bench/targets.toml)\n\n{}\n\
          Notes: every ratio compares numbers taken in the same run, most of them in the same \
          process and interleaved. First touch copies into a fresh mapping of a region of exactly \
          S bytes; with `populate` the pre-faulting (what `map_with(populate)` costs beyond `map()`) \
          is counted. Binder `put` moves {} `byte[]` chunks to a bench-only server configured as the \
-         daemon is (tokio, 2 workers, RPC on a Unix socket, android-13+ wire).\n",
+         daemon is (tokio, 2 workers, RPC on a Unix socket, android-13+ wire). Wake-up latency \
+         is CLOCK_MONOTONIC in the writer just before the store (futex, polling) or the oneway \
+         call (binder) to CLOCK_MONOTONIC in the waiter once it sees the value; the binder \
+         listener registered itself with the writer over RPC on a Unix socket and is called back \
+         on its incoming connection.\n",
         machine_line(r),
         summary_table(rows),
         size_table(&size_rows(r)),
         page_table(&page_costs(r)),
         control_table(r),
+        wake_table(r),
+        targets_table(targets)?,
         bytes(crate::clients::BINDER_CHUNK),
-    )
+    ))
 }
 
-/// Throughput against transfer size, log–log.
-pub fn svg(r: &Results) -> String {
+/// One line of the throughput chart: its legend, colour and value per size.
+type Series = (&'static str, RGBColor, fn(&SizeRow) -> Option<f64>);
+
+/// The throughput chart's lines.
+const SERIES: [Series; 6] = [
+    (
+        "memcpy, private buffers (baseline)",
+        RGBColor(0x55, 0x55, 0x55),
+        |s| Some(s.memcpy),
+    ),
+    (
+        "shared region, steady state (write_at)",
+        RGBColor(0x1f, 0x77, 0xb4),
+        |s| Some(s.region),
+    ),
+    (
+        "shared region, first touch",
+        RGBColor(0xff, 0x7f, 0x0e),
+        |s| s.first_touch,
+    ),
+    (
+        "shared region, first touch, populate",
+        RGBColor(0x2c, 0xa0, 0x2c),
+        |s| s.first_touch_populated,
+    ),
+    ("binder byte[] calls", RGBColor(0xd6, 0x27, 0x28), |s| {
+        s.binder
+    }),
+    (
+        "binder byte[] calls, tuned malloc",
+        RGBColor(0x94, 0x67, 0xbd),
+        |s| s.binder_tuned,
+    ),
+];
+
+/// A decade label: 0.1, 1, 10, 100 …
+fn decade(exponent: f64) -> String {
+    let e = exponent.round() as i32;
+    if (exponent - f64::from(e)).abs() > 1e-6 {
+        return String::new();
+    }
+    format!("{}", 10f64.powi(e))
+}
+
+/// A size label at log2(S) = `exponent`, on whole powers of two only.
+fn power_of_two(exponent: f64) -> String {
+    let e = exponent.round();
+    if (exponent - e).abs() > 1e-6 || !(0.0..63.0).contains(&e) {
+        return String::new();
+    }
+    bytes(1usize << e as u32)
+}
+
+/// Throughput against transfer size, log–log, drawn with plotters' SVG
+/// backend (text stays `<text>`: no font is needed to draw it).
+pub fn svg(r: &Results) -> Result<String, String> {
     let rows = size_rows(r);
-    type Series = (
-        &'static str,
-        &'static str,
-        Box<dyn Fn(&SizeRow) -> Option<f64>>,
-    );
-    let series: [Series; 6] = [
-        (
-            "memcpy, private buffers (baseline)",
-            "#555555",
-            Box::new(|s| Some(s.memcpy)),
-        ),
-        (
-            "shared region, steady state (write_at)",
-            "#1f77b4",
-            Box::new(|s| Some(s.region)),
-        ),
-        (
-            "shared region, first touch",
-            "#ff7f0e",
-            Box::new(|s| s.first_touch),
-        ),
-        (
-            "shared region, first touch, populate",
-            "#2ca02c",
-            Box::new(|s| s.first_touch_populated),
-        ),
-        ("binder byte[] calls", "#d62728", Box::new(|s| s.binder)),
-        (
-            "binder byte[] calls, tuned malloc",
-            "#9467bd",
-            Box::new(|s| s.binder_tuned),
-        ),
-    ];
-    let (w, h, left, right, top, bottom) = (820.0, 520.0, 70.0, 20.0, 40.0, 170.0);
-    let (pw, ph) = (w - left - right, h - top - bottom);
     let values: Vec<f64> = rows
         .iter()
-        .flat_map(|s| series.iter().filter_map(move |(_, _, f)| f(s)))
+        .flat_map(|s| SERIES.iter().filter_map(move |(_, _, f)| f(s)))
         .filter(|v| v.is_finite() && *v > 0.0)
         .collect();
     let ymin = values
@@ -599,6 +747,7 @@ pub fn svg(r: &Results) -> String {
         .fold(f64::INFINITY, f64::min)
         .log10()
         .floor();
+    let ymin = if ymin.is_finite() { ymin } else { 0.0 };
     let ymax = values
         .iter()
         .copied()
@@ -610,95 +759,81 @@ pub fn svg(r: &Results) -> String {
     let xmax = (rows.last().map_or(2, |s| s.size) as f64)
         .log2()
         .max(xmin + 1.0);
-    let x = |size: usize| left + ((size as f64).log2() - xmin) / (xmax - xmin) * pw;
-    let y = |v: f64| top + (ymax - v.log10()) / (ymax - ymin) * ph;
-    let mut o = String::new();
-    let _ = writeln!(
-        o,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" font-family="sans-serif" font-size="12">"#
-    );
-    let _ = writeln!(o, r#"<rect width="{w}" height="{h}" fill="white"/>"#);
-    let _ = writeln!(
-        o,
-        r#"<text x="{}" y="22" text-anchor="middle" font-size="15">vendor.enea.buffer: throughput vs transfer size ({} run)</text>"#,
-        w / 2.0,
-        r.mode
-    );
-    let mut decade = ymin;
-    while decade <= ymax {
-        let yy = top + (ymax - decade) / (ymax - ymin) * ph;
-        let _ = writeln!(
-            o,
-            r##"<line x1="{left}" y1="{yy:.1}" x2="{:.1}" y2="{yy:.1}" stroke="#dddddd"/><text x="{:.1}" y="{:.1}" text-anchor="end">{}</text>"##,
-            left + pw,
-            left - 6.0,
-            yy + 4.0,
-            10f64.powf(decade)
-        );
-        decade += 1.0;
-    }
-    for s in &rows {
-        let xx = x(s.size);
-        let _ = writeln!(
-            o,
-            r##"<line x1="{xx:.1}" y1="{top}" x2="{xx:.1}" y2="{:.1}" stroke="#eeeeee"/><text x="{xx:.1}" y="{:.1}" text-anchor="middle">{}</text>"##,
-            top + ph,
-            top + ph + 16.0,
-            bytes(s.size)
-        );
-    }
-    let _ = writeln!(
-        o,
-        r##"<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="none" stroke="#333333"/>"##
-    );
-    let _ = writeln!(
-        o,
-        r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">transfer size S (bytes, log scale)</text>"#,
-        left + pw / 2.0,
-        top + ph + 36.0
-    );
-    let _ = writeln!(
-        o,
-        r#"<text transform="translate(18 {:.1}) rotate(-90)" text-anchor="middle">GB/s (log scale)</text>"#,
-        top + ph / 2.0
-    );
-    for (i, (name, color, f)) in series.iter().enumerate() {
-        let pts: Vec<String> = rows
-            .iter()
-            .filter_map(|s| {
-                f(s).filter(|v| *v > 0.0)
-                    .map(|v| format!("{:.1},{:.1}", x(s.size), y(v)))
-            })
-            .collect();
-        if pts.is_empty() {
-            continue;
+    let err = |e: DrawingAreaErrorKind<std::io::Error>| e.to_string();
+    let mut out = String::new();
+    {
+        let root = SVGBackend::with_string(&mut out, (820, 560)).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        let (top, legend) = root.split_vertically(440);
+        let mut chart = ChartBuilder::on(&top)
+            .caption(
+                format!(
+                    "vendor.enea.buffer: throughput vs transfer size ({} run)",
+                    r.mode
+                ),
+                ("sans-serif", 16),
+            )
+            .margin(12)
+            .margin_right(36) // room for the last size label, centred on the edge
+            .x_label_area_size(44)
+            .y_label_area_size(56)
+            .build_cartesian_2d(xmin..xmax, ymin..ymax)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_labels(((xmax - xmin) as usize + 1).min(16))
+            .y_labels((ymax - ymin) as usize + 1)
+            .x_label_formatter(&|v| power_of_two(*v))
+            .y_label_formatter(&|v| decade(*v))
+            .x_desc("transfer size S (log scale)")
+            .y_desc("GB/s (log scale)")
+            .max_light_lines(0)
+            .bold_line_style(RGBColor(0xdd, 0xdd, 0xdd))
+            .label_style(("sans-serif", 12))
+            .draw()
+            .map_err(err)?;
+        for (i, (name, color, f)) in SERIES.iter().enumerate() {
+            let points: Vec<(f64, f64)> = rows
+                .iter()
+                .filter_map(|s| {
+                    f(s).filter(|v| v.is_finite() && *v > 0.0)
+                        .map(|v| ((s.size as f64).log2(), v.log10()))
+                })
+                .collect();
+            if points.is_empty() {
+                continue;
+            }
+            chart
+                .draw_series(LineSeries::new(points, color.filled().stroke_width(2)).point_size(3))
+                .map_err(err)?;
+            let y = 14 + 18 * i as i32;
+            legend
+                .draw(&PathElement::new(
+                    vec![(70, y), (94, y)],
+                    color.stroke_width(3),
+                ))
+                .map_err(err)?;
+            legend
+                .draw(&Text::new(
+                    *name,
+                    (100, y),
+                    ("sans-serif", 12)
+                        .into_font()
+                        .color(&BLACK)
+                        .pos(Pos::new(HPos::Left, VPos::Center)),
+                ))
+                .map_err(err)?;
         }
-        let _ = writeln!(
-            o,
-            r#"<polyline fill="none" stroke="{color}" stroke-width="2" points="{}"/>"#,
-            pts.join(" ")
-        );
-        for p in &pts {
-            let (px, py) = p.split_once(',').unwrap_or(("0", "0"));
-            let _ = writeln!(o, r#"<circle cx="{px}" cy="{py}" r="3" fill="{color}"/>"#);
-        }
-        let ly = top + ph + 56.0 + i as f64 * 17.0;
-        let _ = writeln!(
-            o,
-            r#"<line x1="{left}" y1="{ly:.1}" x2="{:.1}" y2="{ly:.1}" stroke="{color}" stroke-width="3"/><text x="{:.1}" y="{:.1}">{name}</text>"#,
-            left + 24.0,
-            left + 30.0,
-            ly + 4.0
-        );
+        root.present().map_err(err)?;
     }
-    o.push_str("</svg>\n");
-    o
+    Ok(out)
 }
 
 /// Writes table.md, results.json and throughput.svg to `out` and prints the tables.
 pub fn write(r: &Results, out: &Path) -> Result<(), String> {
-    let rows = summary(r);
-    let md = markdown(r, &rows);
+    let targets = Targets::builtin()?;
+    let rows = summary(r, &targets)?;
+    let md = markdown(r, &rows, &targets)?;
     let json = serde_json::to_string_pretty(&serde_json::json!({
         "summary": rows,
         "by_size": size_rows(r),
@@ -712,7 +847,7 @@ pub fn write(r: &Results, out: &Path) -> Result<(), String> {
     };
     put("table.md", &md)?;
     put("results.json", &json)?;
-    put("throughput.svg", &svg(r))?;
+    put("throughput.svg", &svg(r)?)?;
     println!("{md}");
     println!(
         "wrote {}, {} and {}",
@@ -721,4 +856,203 @@ pub fn write(r: &Results, out: &Path) -> Result<(), String> {
         out.join("throughput.svg").display()
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+    use crate::procs::Footprint;
+    use crate::proto::{
+        BinderBulk, BinderBulkPoint, BulkPoint, Control, FirstTouch, Records, SnapshotPoint,
+    };
+    use crate::suite::{Counter, Daemon, Machine, Plan, Wakeup};
+
+    /// A run's results with made-up numbers (the quick plan's shape).
+    fn sample() -> Results {
+        let plan = Plan::quick();
+        let secs = |size: usize, gbps: f64| size as f64 / (gbps * 1e9);
+        let binder = |gbps: f64| BinderBulk {
+            points: plan
+                .sizes
+                .iter()
+                .map(|&size| BinderBulkPoint {
+                    size,
+                    chunk: size,
+                    transfer_s: secs(size, gbps),
+                    iters: 1,
+                    rounds: 1,
+                })
+                .collect(),
+            sent: 1,
+            received: 1,
+        };
+        let footprint = Footprint {
+            rss: 3 << 20,
+            fds: 15,
+            ..Footprint::default()
+        };
+        Results {
+            mode: "test".into(),
+            machine: Machine {
+                cpu: "cpu".into(),
+                cpus: 2,
+                memory: 1 << 30,
+                kernel: "6.0".into(),
+                profile: "release".into(),
+            },
+            bulk: plan
+                .sizes
+                .iter()
+                .map(|&size| BulkPoint {
+                    size,
+                    memcpy_s: secs(size, 30.0),
+                    shm_s: secs(size, 29.0),
+                    iters: 1,
+                    rounds: 1,
+                })
+                .collect(),
+            first_touch: plan
+                .sizes
+                .iter()
+                .map(|&size| FirstTouch {
+                    size,
+                    memcpy_s: secs(size, 30.0),
+                    map_plain_s: 1e-5,
+                    copy_plain_s: secs(size, 8.0),
+                    map_populate_s: 2e-5,
+                    copy_populate_s: secs(size, 25.0),
+                    rounds: 1,
+                })
+                .collect(),
+            binder_bulk: binder(0.7),
+            binder_bulk_tuned: binder(1.5),
+            control: Control {
+                noop_s: 11e-6,
+                get_buffer_s: 13e-6,
+                map_cycle_s: 14e-6,
+                pingpong_s: 4.5e-6,
+                iters: 1,
+                rounds: 1,
+            },
+            counter: plan
+                .processes
+                .iter()
+                .map(|&processes| Counter {
+                    processes,
+                    shm_rate: 1.5e8,
+                    shm_final: 1,
+                    shm_exact: true,
+                    binder_rate: 1e5,
+                    binder_final: 1,
+                    binder_exact: true,
+                })
+                .collect(),
+            records: Records {
+                snapshots: vec![SnapshotPoint {
+                    size: 64,
+                    snapshot_s: 20e-9,
+                    read_at_s: 10e-9,
+                }],
+                fetch_add_s: 6e-9,
+                raw_fetch_add_s: 5e-9,
+            },
+            wakeup: Wakeup {
+                futex_s: vec![20e-6, 30e-6, 25e-6],
+                binder_s: vec![100e-6, 120e-6, 110e-6],
+                poll_s: vec![0.05, 0.02, 0.09],
+            },
+            daemon: Daemon {
+                ready_ms: vec![6.0, 7.0, 5.0],
+                start: footprint,
+                after: footprint,
+                clients: 50,
+                touched: 50,
+            },
+            elapsed_s: 1.0,
+            load_start: [0.5, 0.4, 0.3],
+            load_end: [0.6, 0.4, 0.3],
+            plan,
+        }
+    }
+
+    #[test]
+    fn every_row_has_a_target_and_every_target_a_row() {
+        let targets = Targets::builtin().unwrap();
+        let rows = summary(&sample(), &targets).unwrap();
+        let used: BTreeSet<&str> = rows.iter().map(|r| r.key.as_str()).collect();
+        let listed: BTreeSet<&str> = targets.keys().collect();
+        assert_eq!(used, listed);
+        for row in &rows {
+            assert_eq!(row.id, row_id(&row.key));
+            assert_eq!(row.target, targets.get(&row.key).unwrap().text);
+        }
+    }
+
+    #[test]
+    fn a_row_without_a_target_fails_the_report() {
+        let targets = Targets::parse("[P1]\nvalue = \"x\"\ntext = \"report\"\n").unwrap();
+        assert!(summary(&sample(), &targets).is_err());
+    }
+
+    #[test]
+    fn the_targets_judge_the_rows() {
+        let targets = Targets::builtin().unwrap();
+        let met = |r: &Results, key: &str| -> Vec<Option<bool>> {
+            summary(r, &targets)
+                .unwrap()
+                .into_iter()
+                .filter(|row| row.key == key)
+                .map(|row| row.met)
+                .collect()
+        };
+        let mut r = sample();
+        // futex 25 µs against a 110 µs callback: 0.23 ≤ 0.25.
+        assert_eq!(met(&r, "P6"), [Some(true)]);
+        assert_eq!(met(&r, "P6-poll"), [None]);
+        r.wakeup.futex_s = vec![30e-6];
+        assert_eq!(met(&r, "P6"), [Some(false)]);
+        assert!(met(&r, "P4").iter().all(|m| *m == Some(true)));
+        r.counter[1].binder_exact = false;
+        assert_eq!(met(&r, "P4")[1], Some(false));
+        assert_eq!(met(&r, "P5-fds"), [Some(true)]);
+        r.daemon.after.fds += 1;
+        assert_eq!(met(&r, "P5-fds"), [Some(false)]);
+    }
+
+    #[test]
+    fn small_ratios_keep_two_significant_digits() {
+        let d = || Draft::new("P1", String::new(), String::new(), String::new());
+        assert_eq!(d().ratio(0.254, "×").ratio_text, "0.25×");
+        assert_eq!(d().ratio(0.000183, "×").ratio_text, "0.00018×");
+        assert_eq!(d().ratio(0.0123, "").ratio_text, "0.01");
+        assert_eq!(d().ratio(2568.5, "×").ratio_text, "2568.50×");
+        assert_eq!(latency(63.0e-3), "63.0 ms");
+        assert_eq!(latency(11.5e-6), "11.5 µs");
+    }
+
+    #[test]
+    fn the_report_has_the_wake_up_table_and_the_load() {
+        let r = sample();
+        let targets = Targets::builtin().unwrap();
+        let md = markdown(&r, &summary(&r, &targets).unwrap(), &targets).unwrap();
+        assert!(md.contains("| oneway binder callback to a registered listener | 3 | 110.0 |"));
+        assert!(md.contains("load average (1, 5, 15 min) 0.50 0.40 0.30 at the start"));
+        assert!(md
+            .contains("| P6 | futex wake-up / oneway binder callback, median latency | ≤ 0.25× |"));
+    }
+
+    #[test]
+    fn the_chart_is_svg_with_text_not_glyphs() {
+        let svg = svg(&sample()).unwrap();
+        assert!(svg.contains("<svg"));
+        assert!(svg.contains("<text"));
+        for (name, _, _) in SERIES {
+            assert!(svg.contains(name), "no legend for {name}");
+        }
+        for label in ["4 KiB", "64 KiB", "1 MiB", "GB/s (log scale)"] {
+            assert!(svg.contains(label), "no {label}");
+        }
+    }
 }

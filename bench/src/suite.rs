@@ -13,6 +13,7 @@ use crate::procs::{self, footprint, DaemonProc, Footprint, Peer};
 use crate::proto::{BinderBulk, BulkPoint, Control, Count, FirstTouch, Records, Wakes};
 use crate::report;
 use crate::server;
+use crate::wake;
 
 /// What the command line asked for.
 pub struct Settings {
@@ -49,13 +50,17 @@ pub struct Plan {
     pub clients: usize,
     /// Daemon starts timed (P5).
     pub ready_starts: usize,
+    /// Changes timed per wake-up path, futex and binder callback alike (P6).
+    pub wake_rounds: usize,
+    /// Changes timed with 100 ms polling (P6).
+    pub poll_rounds: usize,
 }
 
 const KIB: usize = 1 << 10;
 const MIB: usize = 1 << 20;
 
 impl Plan {
-    fn full() -> Self {
+    pub(crate) fn full() -> Self {
         Self {
             sizes: (0..8).map(|i| (4 * KIB) << (2 * i)).collect(), // 4 KiB … 64 MiB
             rounds: 31,
@@ -68,10 +73,12 @@ impl Plan {
             binder_increments: 3_000,
             clients: 1_000,
             ready_starts: 15,
+            wake_rounds: 201,
+            poll_rounds: 11,
         }
     }
 
-    fn quick() -> Self {
+    pub(crate) fn quick() -> Self {
         Self {
             sizes: vec![4 * KIB, 64 * KIB, MIB],
             rounds: 3,
@@ -84,6 +91,8 @@ impl Plan {
             binder_increments: 20,
             clients: 50,
             ready_starts: 3,
+            wake_rounds: 5,
+            poll_rounds: 3,
         }
     }
 }
@@ -112,6 +121,9 @@ pub struct Counter {
 pub struct Wakeup {
     /// Woken through the futex (`wait_u32_change`).
     pub futex_s: Vec<f64>,
+    /// Called back: a oneway binder call to a listener that registered
+    /// itself with the writer (the binder way of saying "changed").
+    pub binder_s: Vec<f64>,
     /// Polling every 100 ms (what `eneabuf watch` did before V2).
     pub poll_s: Vec<f64>,
 }
@@ -175,6 +187,10 @@ pub struct Results {
     pub daemon: Daemon,
     /// Wall time of the run, seconds.
     pub elapsed_s: f64,
+    /// /proc/loadavg (1, 5, 15 min) when the run began.
+    pub load_start: [f64; 3],
+    /// /proc/loadavg when the measuring ended.
+    pub load_end: [f64; 3],
 }
 
 fn step(name: &str) -> Instant {
@@ -189,6 +205,7 @@ fn done(t: Instant) {
 /// Runs the suite and writes the report.
 pub fn run(settings: &Settings) -> Result<(), String> {
     let started = Instant::now();
+    let load_start = loadavg();
     let plan = if settings.quick {
         Plan::quick()
     } else {
@@ -209,6 +226,8 @@ pub fn run(settings: &Settings) -> Result<(), String> {
     let _ = std::fs::remove_dir_all(&work);
     results.mode = if settings.quick { "quick" } else { "full" }.into();
     results.elapsed_s = started.elapsed().as_secs_f64();
+    results.load_start = load_start;
+    results.load_end = loadavg();
     report::write(&results, &settings.out)
 }
 
@@ -319,10 +338,15 @@ fn measure_all(plan: &Plan, bin: &Path, work: &Path, log: &Path) -> Result<Resul
     ])?;
     done(t);
 
-    let t = step("P6 wake-up latency: futex vs 100 ms polling");
+    let t = step("P6 wake-up latency: futex vs a oneway binder callback vs 100 ms polling");
+    let rounds = plan.wake_rounds as u32;
+    let futex_s = wake_latencies(&socket, rounds, None)?;
+    let binder_s = wake::callback_latencies(&work.join("wake.sock"), rounds)?;
+    let poll_s = wake_latencies(&socket, plan.poll_rounds as u32, Some(100))?;
     let wakeup = Wakeup {
-        futex_s: wake_latencies(&socket, plan.control_rounds as u32, None)?,
-        poll_s: wake_latencies(&socket, plan.rounds.min(11) as u32, Some(100))?,
+        futex_s,
+        binder_s,
+        poll_s,
     };
     drop(daemon);
     done(t);
@@ -345,6 +369,8 @@ fn measure_all(plan: &Plan, bin: &Path, work: &Path, log: &Path) -> Result<Resul
         wakeup,
         daemon,
         elapsed_s: 0.0,
+        load_start: [0.0; 3],
+        load_end: [0.0; 3],
     })
 }
 
@@ -396,12 +422,11 @@ const RECORD_SIZES: &[usize] = &[64, 256, 1024, 4096];
 /// Byte offset of the word P5's clients increment.
 const TOUCH_OFFSET: usize = 8;
 
-/// Starts `n` counting peers, releases them together, returns (rate, results).
 /// Byte offset of P6's word.
 const WAKE_OFFSET: usize = 72;
 
 /// P6: this process changes the word `rounds` times, each once the waiter
-/// process has counted itself in (futex) or at once (polling), and pairs
+/// process has counted itself in (futex) or at a random phase (polling), and pairs
 /// the time of each store with the time the waiter saw it.
 fn wake_latencies(socket: &Path, rounds: u32, poll_ms: Option<u64>) -> Result<Vec<f64>, String> {
     let conn = clients::connect(socket)?;
@@ -435,7 +460,7 @@ fn wake_latencies(socket: &Path, rounds: u32, poll_ms: Option<u64>) -> Result<Ve
             while waiters(&shm) == 0 {
                 std::thread::yield_now();
             }
-            std::thread::sleep(Duration::from_millis(2));
+            std::thread::sleep(wake::SETTLE);
         } else {
             // A change at a random phase of the poll period.
             std::thread::sleep(Duration::from_millis(37 + 61 * u64::from(round % 3)));
@@ -452,6 +477,7 @@ fn wake_latencies(socket: &Path, rounds: u32, poll_ms: Option<u64>) -> Result<Ve
         .collect())
 }
 
+/// Starts `n` counting peers, releases them together, returns the total rate.
 fn count_round(args: &[String], n: usize) -> Result<f64, String> {
     let mut peers = (0..n)
         .map(|_| Peer::spawn(args))
@@ -607,6 +633,16 @@ fn settle(pid: u32, fds: Option<u64>) -> Result<(), String> {
         }
         prev = now;
     }
+}
+
+/// /proc/loadavg's 1, 5 and 15 minute averages (zeros if unreadable).
+fn loadavg() -> [f64; 3] {
+    let text = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let mut out = [0.0; 3];
+    for (o, v) in out.iter_mut().zip(text.split_whitespace()) {
+        *o = v.parse().unwrap_or(0.0);
+    }
+    out
 }
 
 fn machine(bin: &Path) -> Machine {
