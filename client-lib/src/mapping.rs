@@ -229,41 +229,74 @@ fn access_width(addr: usize, left: usize) -> usize {
 /// access in this process may race the region's bytes except reads, and
 /// only when `direction` is `FromRegion`.
 unsafe fn copy_volatile(region: *mut u8, private: *mut u8, len: usize, direction: Direction) {
+    const WORD: usize = std::mem::size_of::<usize>();
     let mut done = 0;
-    while done < len {
-        // SAFETY: done < len, so both stay inside their ranges.
-        let (r, p) = unsafe { (region.add(done), private.add(done)) };
-        let width = access_width(r as usize, len - done);
-        // SAFETY: `r` is aligned to `width` (access_width) and `width` bytes
-        // fit in what is left of both ranges; the region side is volatile
-        // so the access happens exactly once, at this width; the private
-        // side may be unaligned, hence read/write_unaligned.
+    // Head: narrower pieces until the region side is word-aligned.
+    while done < len && (region as usize + done) % WORD != 0 {
+        // SAFETY: done < len, within both ranges (this function's contract).
+        done += unsafe { copy_piece(region.add(done), private.add(done), len - done, direction) };
+    }
+    // Body: whole machine words, one volatile access each (the hot loop,
+    // kept free of per-piece width choices).
+    while len - done >= WORD {
+        // SAFETY: `done + WORD <= len`, so both sides are in range; the
+        // region side is word-aligned (the head ended there and every step
+        // adds WORD); the private side may be unaligned, hence _unaligned.
         unsafe {
-            match (width, direction) {
-                (8, Direction::FromRegion) => p
-                    .cast::<u64>()
-                    .write_unaligned(r.cast::<u64>().read_volatile()),
-                (8, Direction::IntoRegion) => r
-                    .cast::<u64>()
-                    .write_volatile(p.cast::<u64>().read_unaligned()),
-                (4, Direction::FromRegion) => p
-                    .cast::<u32>()
-                    .write_unaligned(r.cast::<u32>().read_volatile()),
-                (4, Direction::IntoRegion) => r
-                    .cast::<u32>()
-                    .write_volatile(p.cast::<u32>().read_unaligned()),
-                (2, Direction::FromRegion) => p
-                    .cast::<u16>()
-                    .write_unaligned(r.cast::<u16>().read_volatile()),
-                (2, Direction::IntoRegion) => r
-                    .cast::<u16>()
-                    .write_volatile(p.cast::<u16>().read_unaligned()),
-                (_, Direction::FromRegion) => p.write(r.read_volatile()),
-                (_, Direction::IntoRegion) => r.write_volatile(p.read()),
+            let (r, p) = (
+                region.add(done).cast::<usize>(),
+                private.add(done).cast::<usize>(),
+            );
+            match direction {
+                Direction::FromRegion => p.write_unaligned(r.read_volatile()),
+                Direction::IntoRegion => r.write_volatile(p.read_unaligned()),
             }
         }
-        done += width;
+        done += WORD;
     }
+    // Tail: what is left, narrower than a word.
+    while done < len {
+        // SAFETY: as for the head.
+        done += unsafe { copy_piece(region.add(done), private.add(done), len - done, direction) };
+    }
+}
+
+/// Copies one naturally aligned piece (the widest that fits, see
+/// [`access_width`]) at `r`/`p`, of at most `left` bytes; returns its width.
+///
+/// # Safety
+/// As [`copy_volatile`], for the `left` bytes from `r` and `p`.
+unsafe fn copy_piece(r: *mut u8, p: *mut u8, left: usize, direction: Direction) -> usize {
+    let width = access_width(r as usize, left);
+    // SAFETY: `r` is aligned to `width` (access_width) and `width` bytes
+    // fit in what is left of both ranges; the region side is volatile so
+    // the access happens exactly once, at this width; the private side may
+    // be unaligned, hence read/write_unaligned.
+    unsafe {
+        match (width, direction) {
+            (8, Direction::FromRegion) => p
+                .cast::<u64>()
+                .write_unaligned(r.cast::<u64>().read_volatile()),
+            (8, Direction::IntoRegion) => r
+                .cast::<u64>()
+                .write_volatile(p.cast::<u64>().read_unaligned()),
+            (4, Direction::FromRegion) => p
+                .cast::<u32>()
+                .write_unaligned(r.cast::<u32>().read_volatile()),
+            (4, Direction::IntoRegion) => r
+                .cast::<u32>()
+                .write_volatile(p.cast::<u32>().read_unaligned()),
+            (2, Direction::FromRegion) => p
+                .cast::<u16>()
+                .write_unaligned(r.cast::<u16>().read_volatile()),
+            (2, Direction::IntoRegion) => r
+                .cast::<u16>()
+                .write_volatile(p.cast::<u16>().read_unaligned()),
+            (_, Direction::FromRegion) => p.write(r.read_volatile()),
+            (_, Direction::IntoRegion) => r.write_volatile(p.read()),
+        }
+    }
+    width
 }
 
 /// What the service said about the region's control words.
