@@ -123,9 +123,12 @@ const CHILD_NAME: &str = "ENEA_V1_SERVER_NAME";
 impl V1Server {
     /// Over the socket: the `enea-buffer-v1-server` program. Over kernel
     /// binder: this test binary itself, running only [`v1_server_child`],
-    /// registered with the service manager under an instance of its own
-    /// (the VM image carries the test binaries, not the other programs).
-    fn start() -> V1Server {
+    /// registered with the service manager as `IEneaBuffer/v1test-<tag>`
+    /// (the VM image carries the test binaries, not the other programs;
+    /// its service_contexts gives those names the HAL's label, so the
+    /// confined `eneabuf` may find them). One tag per test: they run in
+    /// parallel.
+    fn start(tag: &str) -> V1Server {
         let (cmd, options) = match Mode::current() {
             Mode::Socket => {
                 let socket = fresh_dir().join("v1.sock");
@@ -141,7 +144,7 @@ impl V1Server {
             Mode::Binder => {
                 let options = ConnectOptions {
                     transport: Transport::Binder,
-                    instance: format!("v1test{}", std::process::id()),
+                    instance: format!("v1test-{tag}"),
                     ..ConnectOptions::default()
                 };
                 let mut cmd = Command::new(std::env::current_exe().expect("the test binary"));
@@ -190,7 +193,7 @@ fn v1_server_child() {
 /// only together with the version check the library makes first).
 #[test]
 fn the_v2_library_falls_back_against_a_v1_service() {
-    let mut server = V1Server::start();
+    let mut server = V1Server::start("fallback");
     let conn = Connection::connect(&server.options).expect("connect to the V1 service");
     assert_eq!(conn.interface_version(), 1);
     let buffer = conn.map().expect("map through getBuffer");
@@ -235,7 +238,7 @@ fn the_v2_library_falls_back_against_a_v1_service() {
 /// printed the previous value, so no change can hide another.
 #[test]
 fn eneabuf_watch_polls_a_v1_service_and_stops_after_the_changes_asked_for() {
-    let server = V1Server::start();
+    let server = V1Server::start("watch");
     let conn = Connection::connect(&server.options).expect("connect to the V1 service");
     let buffer = conn.map().expect("map through getBuffer");
     let mut cmd = Command::new(bins::path(bins::ENEABUF));
