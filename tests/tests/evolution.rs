@@ -124,10 +124,8 @@ impl V1Server {
     /// Over the socket: the `enea-buffer-v1-server` program. Over kernel
     /// binder: this test binary itself, running only [`v1_server_child`],
     /// registered with the service manager as `IEneaBuffer/v1test-<tag>`
-    /// (the VM image carries the test binaries, not the other programs;
-    /// its service_contexts gives those names the HAL's label, so the
-    /// confined `eneabuf` may find them). One tag per test: they run in
-    /// parallel.
+    /// (the VM image carries the test binaries, not the other programs).
+    /// One tag per test: they run in parallel.
     fn start(tag: &str) -> V1Server {
         let (cmd, options) = match Mode::current() {
             Mode::Socket => {
