@@ -160,6 +160,19 @@ impl Daemon {
         self.log.lines.lock().unwrap().join("\n")
     }
 
+    /// The client library's options for reaching this daemon.
+    pub fn connect_options(&self) -> enea_buffer_client::ConnectOptions {
+        use enea_buffer_client::{ConnectOptions, Transport};
+        ConnectOptions {
+            transport: match self.mode {
+                Mode::Socket => Transport::Socket,
+                Mode::Binder => Transport::Binder,
+            },
+            socket: self.socket.clone(),
+            ..ConnectOptions::default()
+        }
+    }
+
     /// Environment and flags that point a client process at this daemon.
     pub fn client_args(&self) -> Vec<String> {
         vec![

@@ -96,6 +96,13 @@ pub fn run(listen: Listen, name: &str) -> Result<(), String> {
         }
     };
     let _guard = served.map_err(|status| format!("cannot serve {name}: {status:?}"))?;
+    answer_calls(calls);
+    Ok(())
+}
+
+/// Prints `ready`, then answers stdin until `quit` or its end: `calls`
+/// prints the calls served so far. The test servers' control protocol.
+pub fn answer_calls(calls: &Mutex<Vec<&'static str>>) {
     println!("ready");
     let _ = std::io::stdout().flush();
     for line in std::io::stdin().lock().lines().map_while(Result::ok) {
@@ -106,7 +113,6 @@ pub fn run(listen: Listen, name: &str) -> Result<(), String> {
         }
         let _ = std::io::stdout().flush();
     }
-    Ok(())
 }
 
 /// The kernel binder device, as the daemon looks for it.

@@ -95,20 +95,9 @@ fn a_v1_client_gets_every_v1_call_answered_by_the_v2_daemon() {
     );
     // Same file: what the V1 client writes, the V2 client library sees.
     rustix::io::pwrite(&rw, &7u32.to_ne_bytes(), 64).expect("pwrite");
-    let conn = Connection::connect(&options(&daemon)).expect("V2 connect");
+    let conn = Connection::connect(&daemon.connect_options()).expect("V2 connect");
     assert_eq!(conn.interface_version(), 2);
     assert_eq!(conn.map().expect("map").load_u32(64).expect("load"), 7);
-}
-
-fn options(daemon: &Daemon) -> ConnectOptions {
-    ConnectOptions {
-        transport: match daemon.mode {
-            Mode::Socket => Transport::Socket,
-            Mode::Binder => Transport::Binder,
-        },
-        socket: daemon.socket.clone(),
-        ..ConnectOptions::default()
-    }
 }
 
 /// The V1 service, built from the frozen V1 dump; killed on drop.

@@ -6,19 +6,11 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use enea_buffer_client::{ConnectOptions, Connection, Transport, WAITERS_OFFSET};
-use enea_buffer_tests::{bins, eventually, Daemon, Interactive, Mode, DEADCAFE, WAIT};
+use enea_buffer_client::{Connection, WAITERS_OFFSET};
+use enea_buffer_tests::{bins, eventually, Daemon, Interactive, DEADCAFE, WAIT};
 
 fn connect(daemon: &Daemon) -> Connection {
-    Connection::connect(&ConnectOptions {
-        transport: match daemon.mode {
-            Mode::Socket => Transport::Socket,
-            Mode::Binder => Transport::Binder,
-        },
-        socket: daemon.socket.clone(),
-        ..ConnectOptions::default()
-    })
-    .expect("connect")
+    Connection::connect(&daemon.connect_options()).expect("connect")
 }
 
 /// `voluntary_ctxt_switches` of the thread `tid` of `pid`: how often it

@@ -6,24 +6,14 @@
 use std::process::Command;
 use std::time::Duration;
 
-use enea_buffer_client::{
-    ConnectOptions, Connection, Error, SharedBuffer, Transport, WAITERS_OFFSET,
-};
+use enea_buffer_client::{Connection, Error, SharedBuffer, WAITERS_OFFSET};
 use enea_buffer_tests::probe::field;
 use enea_buffer_tests::{
     bins, eventually, record, Daemon, DaemonOptions, Interactive, Mode, Probe, WAIT,
 };
 
 fn connect(daemon: &Daemon) -> Connection {
-    Connection::connect(&ConnectOptions {
-        transport: match daemon.mode {
-            Mode::Socket => Transport::Socket,
-            Mode::Binder => Transport::Binder,
-        },
-        socket: daemon.socket.clone(),
-        ..ConnectOptions::default()
-    })
-    .expect("connect")
+    Connection::connect(&daemon.connect_options()).expect("connect")
 }
 
 fn probe(daemon: &Daemon, args: &[&str]) -> Interactive {

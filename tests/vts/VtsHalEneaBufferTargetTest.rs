@@ -32,16 +32,8 @@ fn env() -> Env {
 #[cfg(not(target_os = "android"))]
 fn env() -> Env {
     let daemon = enea_buffer_tests::Daemon::start();
-    let transport = match daemon.mode {
-        enea_buffer_tests::Mode::Socket => Transport::Socket,
-        enea_buffer_tests::Mode::Binder => Transport::Binder,
-    };
     Env {
-        base: ConnectOptions {
-            transport,
-            socket: daemon.socket.clone(),
-            ..ConnectOptions::default()
-        },
+        base: daemon.connect_options(),
         _daemon: daemon,
     }
 }

@@ -5,7 +5,6 @@
 //! `ready` on stdout once it serves, and answers `calls` on stdin with the
 //! calls it got so far.
 
-use std::io::{BufRead, Write};
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -173,15 +172,6 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    println!("ready");
-    let _ = std::io::stdout().flush();
-    for line in std::io::stdin().lock().lines().map_while(Result::ok) {
-        match line.trim() {
-            "calls" => println!("calls {}", calls.lock().unwrap().join(",")),
-            "quit" => break,
-            other => println!("error unknown command {other:?}"),
-        }
-        let _ = std::io::stdout().flush();
-    }
+    enea_buffer_tests::v1server::answer_calls(calls);
     ExitCode::SUCCESS
 }
