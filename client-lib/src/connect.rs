@@ -9,35 +9,6 @@ use crate::mapping::{Layout, MapOptions, Mapping, ReadOnlyBuffer, SharedBuffer, 
 use crate::platform::{self, IEneaBuffer, Keepalive, Status, Strong};
 use crate::verify::{self, VerifiedFd};
 
-/// Interface descriptor of the service.
-pub const DESCRIPTOR: &str = "vendor.enea.buffer.IEneaBuffer";
-/// The system daemon's socket: where a daemon running as root listens.
-pub const DEFAULT_SOCKET: &str = "/run/vendor.enea.buffer/socket";
-/// A per-user daemon's socket name under `$XDG_RUNTIME_DIR` (where a daemon
-/// not running as root listens).
-pub const USER_SOCKET_NAME: &str = "vendor.enea.buffer.sock";
-/// Environment variable that overrides the default socket for both sides
-/// (an empty value counts as unset).
-pub const SOCKET_ENV: &str = "ENEA_BUFFER_SOCKET";
-
-/// The socket a client uses when none is given: [`SOCKET_ENV`] if set,
-/// else a per-user daemon's `$XDG_RUNTIME_DIR/`[`USER_SOCKET_NAME`] if that
-/// exists, else the system daemon's [`DEFAULT_SOCKET`].
-pub fn default_socket() -> PathBuf {
-    if let Some(path) = std::env::var_os(SOCKET_ENV).filter(|v| !v.is_empty()) {
-        return PathBuf::from(path);
-    }
-    std::env::var_os("XDG_RUNTIME_DIR")
-        .filter(|v| !v.is_empty())
-        .map(|dir| PathBuf::from(dir).join(USER_SOCKET_NAME))
-        .filter(|p| p.exists())
-        .unwrap_or_else(|| PathBuf::from(DEFAULT_SOCKET))
-}
-
-/// Largest region a client agrees to map (the daemon's own limit); a
-/// service that reports more is refused before anything is fetched.
-pub const MAX_SIZE: usize = 1 << 30;
-
 /// Which transport to look for the service on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Transport {
@@ -105,7 +76,7 @@ impl Default for ConnectOptions {
     fn default() -> Self {
         Self {
             transport: Transport::Auto,
-            socket: default_socket(),
+            socket: enea_buffer_common::client_socket(),
             binder_device: None,
             instance: "default".into(),
             timeout: Duration::from_secs(10),
@@ -117,7 +88,7 @@ impl Default for ConnectOptions {
 impl ConnectOptions {
     /// The full service name: `<descriptor>/<instance>`.
     pub fn service_name(&self) -> String {
-        format!("{DESCRIPTOR}/{}", self.instance)
+        enea_buffer_common::service_name(&self.instance)
     }
 }
 

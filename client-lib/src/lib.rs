@@ -39,8 +39,10 @@ mod platform;
 mod verify;
 
 pub use connect::{
-    declared_instances, default_socket, ConnectOptions, Connection, DeathWatch, Transport,
-    TransportKind, DEFAULT_SOCKET, DESCRIPTOR, MAX_SIZE, SOCKET_ENV, USER_SOCKET_NAME,
+    declared_instances, ConnectOptions, Connection, DeathWatch, Transport, TransportKind,
+};
+pub use enea_buffer_common::{
+    client_socket, descriptor, MAX_SIZE, ROOT_SOCKET, SOCKET_ENV, USER_SOCKET_NAME,
 };
 pub use error::{Error, Result};
 pub use mapping::{

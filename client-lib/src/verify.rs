@@ -26,8 +26,8 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use rustix::fs::{FileType, SealFlags};
 use rustix::io::Errno;
 
-use crate::connect::MAX_SIZE;
 use crate::error::{Error, Result};
+use enea_buffer_common::MAX_SIZE;
 
 /// The smallest region a client accepts: word 0.
 pub(crate) const MIN_SIZE: usize = 4;

@@ -6,19 +6,7 @@ use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 
-/// Interface descriptor, as generated from the AIDL.
-pub const DESCRIPTOR: &str = "vendor.enea.buffer.IEneaBuffer";
-/// Where a daemon running as root listens when it serves over a Unix socket
-/// and no `--socket` / [`SOCKET_ENV`] says otherwise; the directory is the
-/// daemon's own (created 0755, owned by its uid).
-pub const ROOT_SOCKET: &str = "/run/vendor.enea.buffer/socket";
-/// The socket's name under `$XDG_RUNTIME_DIR` for a daemon not running as root.
-pub const USER_SOCKET_NAME: &str = "vendor.enea.buffer.sock";
-/// Environment variable naming the socket when `--socket` is not given
-/// (read by hand: AOSP's libclap is built without clap's `env` feature).
-pub const SOCKET_ENV: &str = "ENEA_BUFFER_SOCKET";
-/// Largest region the daemon agrees to allocate.
-pub const MAX_SIZE: usize = 1 << 30;
+use enea_buffer_common::{parse_duration, MAX_SIZE};
 
 /// Which binder transport to serve on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -57,7 +45,7 @@ pub struct Config {
     pub access_file: Option<PathBuf>,
 
     /// Socket transport: close a connection that has sent no call for this long (e.g. 60s); 0 never does.
-    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_period)]
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
     pub idle_timeout: Duration,
 
     /// Socket transport: connections served at once, from all users.
@@ -69,7 +57,7 @@ pub struct Config {
     pub max_connections_per_uid: u32,
 
     /// How often to log a summary of the calls per uid at info level (per-call lines are debug); 0 turns it off.
-    #[arg(long, value_name = "DURATION", default_value = "1m", value_parser = parse_period)]
+    #[arg(long, value_name = "DURATION", default_value = "1m", value_parser = parse_duration)]
     pub summary_period: Duration,
 
     /// Binder device for the kernel transport [default: /dev/binderfs/binder, then /dev/binder].
@@ -85,7 +73,7 @@ pub struct Config {
     pub instance: String,
 
     /// How often to log word 0 (e.g. 5s, 250ms, 1m); 0 turns the log off.
-    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_period)]
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
     pub log_period: Duration,
 
     /// Register as a lazy HAL: the service manager starts the daemon on the
@@ -102,21 +90,14 @@ pub struct Config {
 impl Config {
     /// The full service name: `<descriptor>/<instance>`.
     pub fn service_name(&self) -> String {
-        format!("{DESCRIPTOR}/{}", self.instance)
+        enea_buffer_common::service_name(&self.instance)
     }
 
-    /// The socket to serve on: `--socket`, else a non-empty
-    /// [`SOCKET_ENV`], else [`ROOT_SOCKET`] for root, else
-    /// `$XDG_RUNTIME_DIR/`[`USER_SOCKET_NAME`].
+    /// The socket to serve on (see [`enea_buffer_common::server_socket`]).
     // Android serves through servicemanager only and never asks.
     #[cfg_attr(target_os = "android", allow(dead_code))]
     pub fn socket_path(&self) -> Result<PathBuf, String> {
-        socket_path(
-            self.socket.as_deref(),
-            std::env::var_os(SOCKET_ENV),
-            effective_uid() == 0,
-            std::env::var_os("XDG_RUNTIME_DIR"),
-        )
+        enea_buffer_common::server_socket(self.socket.as_deref())
     }
 
     /// The access rules: the access file's, then `--access`'s.
@@ -137,45 +118,12 @@ impl Config {
     }
 }
 
-/// This process's effective uid (rustix's `process` feature is not in
-/// AOSP's build of rustix, so libc it is).
-pub fn effective_uid() -> u32 {
-    // SAFETY: geteuid(2) has no preconditions and cannot fail.
-    unsafe { libc::geteuid() }
-}
-
 /// The access file read when `--access-file` is not given, if it exists.
 #[cfg(not(target_os = "android"))]
 pub const DEFAULT_ACCESS_FILE: &str = "/etc/vendor.enea.buffer/access.conf";
 /// The access file read when `--access-file` is not given, if it exists.
 #[cfg(target_os = "android")]
 pub const DEFAULT_ACCESS_FILE: &str = "/vendor/etc/vendor.enea.buffer/access.conf";
-
-/// `flag`, else a non-empty `env`, else the per-user default.
-#[cfg_attr(target_os = "android", allow(dead_code))]
-fn socket_path(
-    flag: Option<&std::path::Path>,
-    env: Option<std::ffi::OsString>,
-    root: bool,
-    runtime_dir: Option<std::ffi::OsString>,
-) -> Result<PathBuf, String> {
-    if let Some(path) = flag
-        .map(PathBuf::from)
-        .or_else(|| env.filter(|v| !v.is_empty()).map(PathBuf::from))
-    {
-        return Ok(path);
-    }
-    if root {
-        return Ok(PathBuf::from(ROOT_SOCKET));
-    }
-    match runtime_dir.filter(|d| !d.is_empty()) {
-        Some(dir) => Ok(PathBuf::from(dir).join(USER_SOCKET_NAME)),
-        None => Err(format!(
-            "no socket path: not running as root and XDG_RUNTIME_DIR is not set; \
-             pass --socket or set {SOCKET_ENV}"
-        )),
-    }
-}
 
 /// Parses a byte count such as `10240`, `10K`, `10KiB` or `64MiB`.
 pub fn parse_size(text: &str) -> Result<usize, String> {
@@ -202,29 +150,6 @@ pub fn parse_size(text: &str) -> Result<usize, String> {
         ));
     }
     Ok(bytes as usize)
-}
-
-/// Parses a period such as `0`, `250ms`, `5s` or `2m`: a whole number and
-/// one unit (written by hand: android-15 ships no duration-parsing crate).
-pub fn parse_period(text: &str) -> Result<Duration, String> {
-    let bad =
-        || format!("'{text}' is not a duration: use e.g. 250ms, 5s or 1m (0 turns the log off)");
-    let digits_end = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(digits_end);
-    let n: u64 = number.parse().map_err(|_| bad())?;
-    let millis_per_unit: u64 = match unit {
-        "" if n == 0 => 0,
-        "ms" => 1,
-        "s" => 1_000,
-        "m" => 60_000,
-        "h" => 3_600_000,
-        _ => return Err(bad()),
-    };
-    n.checked_mul(millis_per_unit)
-        .map(Duration::from_millis)
-        .ok_or_else(bad)
 }
 
 /// Accepts an instance name the service manager and VINTF can carry.
@@ -267,52 +192,6 @@ mod tests {
         assert!(parse_size("ten").unwrap_err().contains("not a size"));
         assert!(parse_size("10 KB").unwrap_err().contains("not a size"));
         assert!(parse_size("").unwrap_err().contains("not a size"));
-    }
-
-    #[test]
-    fn socket_comes_from_the_flag_then_the_environment_then_the_default() {
-        let flag = std::path::Path::new("/run/flag.sock");
-        let env = || Some(std::ffi::OsString::from("/run/env.sock"));
-        let xdg = || Some(std::ffi::OsString::from("/run/user/1000"));
-        assert_eq!(socket_path(Some(flag), env(), true, xdg()).unwrap(), flag);
-        assert_eq!(
-            socket_path(None, env(), false, None).unwrap(),
-            PathBuf::from("/run/env.sock")
-        );
-        assert_eq!(
-            socket_path(None, Some("".into()), true, xdg()).unwrap(),
-            PathBuf::from(ROOT_SOCKET)
-        );
-        assert_eq!(
-            socket_path(None, None, false, xdg()).unwrap(),
-            PathBuf::from("/run/user/1000/vendor.enea.buffer.sock")
-        );
-        let e = socket_path(None, None, false, Some("".into())).unwrap_err();
-        assert!(e.contains("XDG_RUNTIME_DIR is not set"), "{e}");
-    }
-
-    #[test]
-    fn periods_take_one_unit() {
-        assert_eq!(parse_period("0"), Ok(Duration::ZERO));
-        assert_eq!(parse_period("250ms"), Ok(Duration::from_millis(250)));
-        assert_eq!(parse_period("5s"), Ok(Duration::from_secs(5)));
-        assert_eq!(parse_period("2m"), Ok(Duration::from_secs(120)));
-        assert_eq!(parse_period("1h"), Ok(Duration::from_secs(3600)));
-        for bad in [
-            "",
-            "5",
-            "soon",
-            "5 s",
-            "-1s",
-            "1.5s",
-            "5sec",
-            "99999999999999999999h",
-        ] {
-            assert!(
-                parse_period(bad).unwrap_err().contains("is not a duration"),
-                "{bad:?} was accepted"
-            );
-        }
     }
 
     #[test]

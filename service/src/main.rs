@@ -79,7 +79,7 @@ fn run(config: &Config, stop: StopSignals) -> Result<(), String> {
         .map_err(|e| format!("cannot start the tokio runtime: {e}"))?;
     let policy = Policy::new(
         &config.access_rules()?,
-        config::effective_uid(),
+        enea_buffer_common::effective_uid(),
         platform::DEFAULT_RIGHT,
     );
     let region = SharedRegion::create("vendor.enea.buffer", config.size)

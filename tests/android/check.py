@@ -46,6 +46,7 @@ CLIPPY_LINTS = {"undocumented_unsafe_blocks": "deny", "type_complexity": "allow"
 # Android.bp module -> the package the check builds for it.
 PRODUCT = {
     "vendor.enea.buffer-service": ("rust_binary", "service"),
+    "libenea_buffer_common": ("rust_library", "common"),
     "libenea_buffer_client": ("rust_library", "client"),
     "eneabuf": ("rust_binary", "eneabuf"),
     "VtsHalEneaBufferTargetTest": ("rust_test", "vts"),
@@ -317,7 +318,7 @@ def check(ws, toolchain):
     common = ["--manifest-path", ws / "Cargo.toml", "--target", target]
     run(cargo + ["check", "--workspace", "--all-targets"] + common, env=env)
     ours = []
-    for pkg in ("service", "client", "eneabuf", "vts"):
+    for pkg in ("common", "service", "client", "eneabuf", "vts"):
         ours += ["-p", pkg]
     # Lint levels come from each package's [lints]: ours only, as Soong
     # lints each module by its own path.

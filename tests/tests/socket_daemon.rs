@@ -448,7 +448,7 @@ fn the_socket_env_var_is_the_clients_default_and_empty_is_unset() {
     let out = info("".as_ref());
     let said = text(&out.stdout) + &text(&out.stderr);
     assert!(
-        said.contains(&format!("unix://{}", enea_buffer_client::DEFAULT_SOCKET)),
+        said.contains(&format!("unix://{}", enea_buffer_client::ROOT_SOCKET)),
         "{said}"
     );
 }

@@ -61,20 +61,15 @@ enum Command {
     },
 }
 
+/// A timeout or interval: the shared duration grammar, but never zero
+/// (a zero timeout would fail every call before it is made).
 fn parse_duration(text: &str) -> Result<Duration, String> {
-    let (number, scale) = if let Some(ms) = text.strip_suffix("ms") {
-        (ms, 1)
-    } else if let Some(s) = text.strip_suffix('s') {
-        (s, 1000)
-    } else {
-        return Err(format!("'{text}' is not a duration: use e.g. 250ms or 10s"));
-    };
-    number
-        .parse::<u64>()
-        .ok()
-        .and_then(|n| n.checked_mul(scale))
-        .map(Duration::from_millis)
-        .ok_or_else(|| format!("'{text}' is not a duration: use e.g. 250ms or 10s"))
+    match enea_buffer_common::parse_duration(text)? {
+        Duration::ZERO => Err(format!(
+            "'{text}' is zero: give a positive duration (e.g. 250ms, 10s, 1m)"
+        )),
+        d => Ok(d),
+    }
 }
 
 fn main() -> ExitCode {
@@ -188,16 +183,23 @@ mod tests {
     use std::time::Duration;
 
     #[test]
-    fn durations_take_ms_or_s() {
+    fn durations_take_the_shared_grammar_but_not_zero() {
         assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
         assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
-        assert_eq!(parse_duration("0ms"), Ok(Duration::ZERO));
-        for bad in ["10", "ms", "-1s", "1.5s", "10m"] {
-            assert_eq!(
-                parse_duration(bad),
-                Err(format!("'{bad}' is not a duration: use e.g. 250ms or 10s"))
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        for zero in ["0", "0ms", "0s"] {
+            assert!(
+                parse_duration(zero).unwrap_err().contains("is zero"),
+                "{zero}"
             );
         }
-        assert!(parse_duration(&format!("{}s", u64::MAX)).is_err());
+        for bad in ["10", "ms", "-1s", "1.5s", "10d"] {
+            assert!(
+                parse_duration(bad)
+                    .unwrap_err()
+                    .contains("is not a duration"),
+                "{bad}"
+            );
+        }
     }
 }

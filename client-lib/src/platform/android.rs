@@ -7,8 +7,9 @@ use binder::IBinder;
 pub use vendor_enea_buffer::aidl::vendor::enea::buffer::IEneaBuffer::IEneaBuffer;
 pub use vendor_enea_buffer::aidl::vendor::enea::buffer::Region::Region;
 
-use crate::connect::{ConnectOptions, Transport, TransportKind, DESCRIPTOR};
+use crate::connect::{ConnectOptions, Transport, TransportKind};
 use crate::error::{Error, Result};
+use enea_buffer_common::descriptor;
 
 /// Keeps the service reachable: the proxy.
 #[derive(Clone)]
@@ -86,7 +87,7 @@ pub fn open(options: &ConnectOptions) -> Result<Opened> {
 
 /// Instances of IEneaBuffer the VINTF manifest declares.
 pub fn declared_instances(_options: &ConnectOptions) -> Result<Vec<String>> {
-    binder::get_declared_instances(DESCRIPTOR).map_err(|s| Error::Call {
+    binder::get_declared_instances(descriptor()).map_err(|s| Error::Call {
         call: "getDeclaredInstances",
         status: format!("{s:?}"),
     })

@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use enea_buffer_common::KernelRngWait;
 use rsbinder::entry::uri::{KernelEndpoint, WireProfile, WireVersion};
 use rsbinder::rpc::{FileDescriptorTransportMode, RpcSession};
 use rsbinder::{
@@ -12,8 +13,9 @@ pub use rsbinder::{ParcelFileDescriptor as ParcelFd, Status, Strong};
 pub use vendor_enea_buffer::aidl::vendor::enea::buffer::IEneaBuffer::IEneaBuffer;
 pub use vendor_enea_buffer::aidl::vendor::enea::buffer::Region::Region;
 
-use crate::connect::{ConnectOptions, Transport, TransportKind, DESCRIPTOR};
+use crate::connect::{ConnectOptions, Transport, TransportKind};
 use crate::error::{Error, Result};
+use enea_buffer_common::descriptor;
 
 /// Keeps the service reachable: the proxy and, for an RPC session with a
 /// callback connection (needed for death notification), the session, which
@@ -98,7 +100,7 @@ pub fn declared_instances(options: &ConnectOptions) -> Result<Vec<String>> {
                 reason: format!("cannot open the driver: {s:?}"),
             }
         })?;
-        rsbinder::hub::try_get_declared_instances(DESCRIPTOR).map_err(|s| Error::Call {
+        rsbinder::hub::try_get_declared_instances(descriptor()).map_err(|s| Error::Call {
             call: "getDeclaredInstances",
             status: s.to_string(),
         })
@@ -119,28 +121,12 @@ pub fn is_dead(status: &Status) -> bool {
 }
 
 fn binder_device(options: &ConnectOptions) -> Result<PathBuf> {
-    let candidates: Vec<PathBuf> = match &options.binder_device {
-        Some(d) => vec![d.clone()],
-        None => [rsbinder::DEFAULT_BINDER_PATH, rsbinder::LEGACY_BINDER_PATH]
-            .iter()
-            .map(PathBuf::from)
-            .collect(),
-    };
-    candidates
-        .iter()
-        .find(|p| p.exists())
-        .cloned()
-        .ok_or_else(|| Error::NoDaemon {
+    enea_buffer_common::find_binder_device(options.binder_device.as_deref()).map_err(|reason| {
+        Error::NoDaemon {
             endpoint: "kernel binder".into(),
-            reason: format!(
-                "no binder device at {}",
-                candidates
-                    .iter()
-                    .map(|p| p.display().to_string())
-                    .collect::<Vec<_>>()
-                    .join(" or ")
-            ),
-        })
+            reason,
+        }
+    })
 }
 
 fn open_kernel(options: &ConnectOptions) -> Result<Opened> {
@@ -258,14 +244,14 @@ fn find_on_session(
         rsbinder::INTERFACE_TRANSACTION,
         &proxy.build_request("")?,
     )?;
-    let descriptor: String = reply.read()?;
-    if descriptor != DESCRIPTOR {
+    let root_descriptor: String = reply.read()?;
+    if root_descriptor != descriptor() {
         return client.try_get::<dyn IEneaBuffer>(name);
     }
     let mut reply = call(
         proxy,
         rsbinder::EXTENSION_TRANSACTION,
-        &proxy.build_request(DESCRIPTOR)?,
+        &proxy.build_request(descriptor())?,
     )?;
     let extension: Option<rsbinder::SIBinder> = reply.read()?;
     if let Some(directory) = extension {
@@ -296,14 +282,14 @@ fn find_on_session(
 /// daemon account, `/run/<dir>` made by an admin), so nobody but X could
 /// have put the socket there.
 fn check_owner(path: &Path, owner: u32) -> Result<()> {
-    let me = effective_uid();
-    if owner == 0 || Some(owner) == me || placed_by_root_for(path, owner) {
+    let me = enea_buffer_common::effective_uid();
+    if owner == 0 || owner == me || placed_by_root_for(path, owner) {
         return Ok(());
     }
     Err(Error::UntrustedSocket {
         path: path.display().to_string(),
         owner,
-        me: me.unwrap_or(u32::MAX),
+        me,
     })
 }
 
@@ -323,54 +309,13 @@ fn placed_by_root_for(path: &Path, owner: u32) -> bool {
     private_to(&dir, owner) && dir.parent().is_some_and(|parent| private_to(parent, 0))
 }
 
-/// Waits (at most `timeout`) until the kernel's CSPRNG is seeded.
-///
-/// rsbinder draws the RPC session id from `getrandom`, which in a statically
-/// linked build falls back to `poll`ing `/dev/random` with no timeout: with
-/// an unseeded kernel RNG (early boot, a VM without RDRAND or virtio-rng)
-/// the connect would hang past every timeout. A blocking read of
-/// `/dev/random` makes the kernel gather entropy itself (Linux >= 5.4), so
-/// it is done here, on a helper thread, within the caller's timeout.
+/// Waits at most `timeout` until the kernel's CSPRNG is seeded (see
+/// [`KernelRngWait`]): within the caller's timeout, never past it.
 fn wait_for_kernel_rng(timeout: std::time::Duration) -> Result<()> {
-    use rustix::fs::{Mode, OFlags};
-    let read_one = |flags: OFlags| {
-        rustix::fs::open(
-            "/dev/random",
-            flags | OFlags::RDONLY | OFlags::CLOEXEC,
-            Mode::empty(),
-        )
-        .and_then(|fd| rustix::io::read(&fd, &mut [0u8; 1]))
-    };
-    if read_one(OFlags::NONBLOCK) != Err(rustix::io::Errno::AGAIN) {
-        // Seeded, or no /dev/random to ask: nothing to wait for here.
-        return Ok(());
+    match KernelRngWait::start() {
+        Ok(Some(wait)) if wait.wait(timeout).is_none() => Err(Error::RngNotSeeded(timeout)),
+        _ => Ok(()),
     }
-    let (tx, rx) = std::sync::mpsc::channel();
-    let waiter = std::thread::Builder::new()
-        .name("rng-seed".into())
-        .spawn(move || {
-            let _ = tx.send(read_one(OFlags::empty()));
-        });
-    match waiter {
-        Ok(_) => match rx.recv_timeout(timeout) {
-            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => Err(Error::RngNotSeeded(timeout)),
-            _ => Ok(()),
-        },
-        Err(_) => Ok(()),
-    }
-}
-
-/// This process's effective uid, from `/proc/self/status` (the client
-/// library's rustix has no `process` feature: AOSP's build lacks it).
-fn effective_uid() -> Option<u32> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("Uid:"))?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()
 }
 
 /// Whether the server answers a look-up, whatever the answer, on a

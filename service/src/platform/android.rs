@@ -144,5 +144,5 @@ const DUMP_UIDS: [u32; 2] = [1000, 2000];
 /// Who may read the dump: root, the daemon's own uid, dumpsys' uids
 /// (SELinux decides first who may call the service at all).
 pub fn may_dump(uid: u32) -> bool {
-    uid == 0 || uid == crate::config::effective_uid() || DUMP_UIDS.contains(&uid)
+    uid == 0 || uid == enea_buffer_common::effective_uid() || DUMP_UIDS.contains(&uid)
 }

@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use enea_buffer_common::KernelRngWait;
 use log::LevelFilter;
 use rsbinder::entry::uri::{KernelEndpoint, WireVersion};
 use rsbinder::rpc::FileDescriptorTransportMode;
@@ -159,27 +160,8 @@ pub fn start_serving(
 }
 
 fn kernel_binder_device(config: &Config) -> std::result::Result<PathBuf, ServeError> {
-    let candidates: Vec<PathBuf> = match &config.binder_device {
-        Some(device) => vec![device.clone()],
-        None => [rsbinder::DEFAULT_BINDER_PATH, rsbinder::LEGACY_BINDER_PATH]
-            .iter()
-            .map(PathBuf::from)
-            .collect(),
-    };
-    candidates
-        .iter()
-        .find(|p| p.exists())
-        .cloned()
-        .ok_or_else(|| {
-            ServeError::NoKernelBinder(format!(
-                "no binder device at {}",
-                candidates
-                    .iter()
-                    .map(|p| p.display().to_string())
-                    .collect::<Vec<_>>()
-                    .join(" or ")
-            ))
-        })
+    enea_buffer_common::find_binder_device(config.binder_device.as_deref())
+        .map_err(ServeError::NoKernelBinder)
 }
 
 /// Opens the driver and pings the context manager (the service manager).
@@ -258,8 +240,8 @@ fn serve_socket(
         .map(linux_socket::resolve_group)
         .transpose()
         .map_err(ServeError::Config)?;
-    let me = crate::config::effective_uid();
-    if socket == Path::new(crate::config::ROOT_SOCKET) {
+    let me = enea_buffer_common::effective_uid();
+    if socket == Path::new(enea_buffer_common::ROOT_SOCKET) {
         if let Some(dir) = socket.parent() {
             linux_socket::create_default_directory(dir)?;
         }
@@ -339,72 +321,37 @@ impl rsbinder::Remotable for NameDirectory {
     }
 }
 
-/// Waits until the kernel's CSPRNG is seeded, before the socket exists.
-///
-/// rsbinder draws every RPC session id from `getrandom`. In a statically
-/// linked build the `getrandom` crate cannot find libc's `getrandom` (its
-/// `dlsym` lookup fails) and falls back to `poll`ing `/dev/random` with no
-/// timeout, which does nothing to seed the CRNG: on a machine with little
-/// entropy and no RDRAND or virtio-rng (early boot, a VM under TCG) the
-/// first connection then hangs both peers for minutes, before any socket
-/// deadline applies. A *blocking read* of `/dev/random` instead makes the
-/// kernel gather entropy itself (jitter entropy, Linux >= 5.4; about a
-/// second). So the daemon does that read first, and logs while it waits.
-/// It never goes on without the seed: session ids are attach capabilities
-/// and must not be guessable.
+/// Waits until the kernel's CSPRNG is seeded, before the socket exists,
+/// logging while it waits (see [`KernelRngWait`]). It never goes on without
+/// the seed: RPC session ids are attach capabilities and must not be guessable.
 fn wait_for_kernel_rng() {
-    use rustix::fs::{Mode, OFlags};
-    let ready = rustix::fs::open(
-        "/dev/random",
-        OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC,
-        Mode::empty(),
-    )
-    .and_then(|fd| rustix::io::read(&fd, &mut [0u8; 1]));
-    match ready {
-        Ok(_) => return,
-        Err(rustix::io::Errno::AGAIN) => {}
+    let wait = match KernelRngWait::start() {
+        Ok(None) => return,
+        Ok(Some(wait)) => wait,
         Err(e) => {
-            // No /dev/random (a container): getrandom(2) itself is all there is.
-            log::debug!("cannot check the kernel RNG through /dev/random: {e}");
+            log::warn!("cannot start the RNG wait: {e}");
             return;
         }
-    }
+    };
     log::warn!(
         "the kernel's random number generator is not seeded yet; RPC session ids need it: \
          waiting before opening the socket (a blocking read makes the kernel gather entropy)"
     );
     let started = std::time::Instant::now();
-    let (tx, rx) = std::sync::mpsc::channel();
-    let spawned = std::thread::Builder::new()
-        .name("rng-seed".into())
-        .spawn(move || {
-            let r = rustix::fs::open(
-                "/dev/random",
-                OFlags::RDONLY | OFlags::CLOEXEC,
-                Mode::empty(),
-            )
-            .and_then(|fd| rustix::io::read(&fd, &mut [0u8; 1]));
-            let _ = tx.send(r);
-        });
-    if let Err(e) = spawned {
-        log::warn!("cannot start the RNG wait: {e}");
-        return;
-    }
     loop {
-        match rx.recv_timeout(std::time::Duration::from_secs(10)) {
-            Ok(Ok(_)) => {
+        match wait.wait(std::time::Duration::from_secs(10)) {
+            Some(Ok(())) => {
                 log::info!("kernel RNG seeded after {:?}", started.elapsed());
                 return;
             }
-            Ok(Err(e)) => {
+            Some(Err(e)) => {
                 log::warn!("waiting for the kernel RNG failed ({e}); going on");
                 return;
             }
-            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => log::warn!(
+            None => log::warn!(
                 "still waiting for the kernel's random number generator ({:?})",
                 started.elapsed()
             ),
-            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return,
         }
     }
 }
@@ -433,5 +380,5 @@ impl Interface for crate::service::EneaBufferService {
 
 /// Who may read the dump: root and the daemon's own uid.
 pub fn may_dump(uid: u32) -> bool {
-    uid == 0 || uid == crate::config::effective_uid()
+    uid == 0 || uid == enea_buffer_common::effective_uid()
 }

@@ -16,6 +16,7 @@ const INIT_RC: &str = "init.rc";
 const LAZY_RC: &str = "init.lazy.rc";
 const SERVICE_CARGO: &str = "service/Cargo.toml";
 const CLIENT_CARGO: &str = "client-lib/Cargo.toml";
+const COMMON_CARGO: &str = "common/Cargo.toml";
 const MANIFEST: &str = "vintf/vendor.enea.buffer-service.xml";
 const MATRIX: &str = "vintf/compatibility_matrix.enea.buffer.xml";
 const SEPOLICY: &str = "sepolicy";
@@ -903,6 +904,7 @@ fn cargo_dependencies_have_soong_counterparts() {
     let (_, bpf, daemon_mod) = daemon();
     let (_, lib) = bp_module("rust_library", "libenea_buffer_client");
     let (_, cli) = bp_module("rust_binary", "eneabuf");
+    let (_, common) = bp_module("rust_library", "libenea_buffer_common");
     let table = aosp::Aosp::load();
     let deps_of = |ms: &[&android_bp::Module]| -> BTreeSet<String> {
         ms.iter()
@@ -916,6 +918,7 @@ fn cargo_dependencies_have_soong_counterparts() {
     for (cargo_rel, modules) in [
         (SERVICE_CARGO, vec![&daemon_mod]),
         (CLIENT_CARGO, vec![&lib, &cli]),
+        (COMMON_CARGO, vec![&common]),
     ] {
         let have = deps_of(&modules);
         for dep in Manifest::load(cargo_rel).dependencies() {
@@ -932,14 +935,19 @@ fn cargo_dependencies_have_soong_counterparts() {
             );
         }
     }
-    // The library's crate name must match Cargo's, or `use` lines differ.
-    let cargo_lib = Manifest::load(CLIENT_CARGO).lib().expect("[lib]");
-    assert_eq!(
-        blueprint::string(&lib, "crate_name"),
-        Some(cargo_lib.name.as_str()),
-        "{} libenea_buffer_client crate_name vs {CLIENT_CARGO} [lib] name",
-        bpf.rel
-    );
+    // A library's crate name must match Cargo's, or `use` lines differ.
+    for (cargo_rel, module, name) in [
+        (CLIENT_CARGO, &lib, "libenea_buffer_client"),
+        (COMMON_CARGO, &common, "libenea_buffer_common"),
+    ] {
+        let cargo_lib = Manifest::load(cargo_rel).lib().expect("[lib]");
+        assert_eq!(
+            blueprint::string(module, "crate_name"),
+            Some(cargo_lib.name.as_str()),
+            "{} {name} crate_name vs {cargo_rel} [lib] name",
+            bpf.rel
+        );
+    }
 }
 
 // ---- the Android build (tests/android) --------------------------------------
@@ -947,23 +955,80 @@ fn cargo_dependencies_have_soong_counterparts() {
 const AIDL_FIXTURE: &str = "tests/android/vendor_enea_buffer.rs";
 const WORKSPACE_CARGO: &str = "Cargo.toml";
 
-/// The workspace's `rust-version` is the Rust of the oldest Android release
-/// we support, the one tests/android/check.py builds the Android side with.
+/// clippy.toml's `msrv` is the Rust of the oldest Android release we
+/// support, the one tests/android/check.py builds the Android side with, so
+/// clippy's `incompatible_msrv` fails a newer std API on the host too.
 #[test]
-fn rust_version_is_the_android_one() {
+fn clippy_msrv_is_the_android_rust() {
     let table = aosp::Aosp::load();
+    let clippy: toml::Table = read("clippy.toml").parse().expect("clippy.toml parses");
+    let msrv = clippy["msrv"].as_str().expect("clippy.toml msrv");
+    let android: Vec<&str> = table.rust.split('.').take(2).collect();
+    assert_eq!(
+        msrv.split('.').take(2).collect::<Vec<_>>(),
+        android,
+        "clippy.toml msrv {msrv} vs {} [toolchain] rust {}",
+        aosp::TABLE,
+        table.rust
+    );
+}
+
+/// The workspace's `rust-version` is what the host build really needs: the
+/// highest `rust-version` any locked crate from the registry declares.
+#[test]
+fn rust_version_is_what_the_locked_crates_need() {
     let ws = Manifest::load(WORKSPACE_CARGO);
     let ours = ws.doc["workspace"]["package"]["rust-version"]
         .as_str()
         .expect("[workspace.package] rust-version");
-    let android: Vec<&str> = table.rust.split('.').take(2).collect();
-    let ours_parts: Vec<&str> = ours.split('.').take(2).collect();
+    let lock: toml::Table = read("Cargo.lock").parse().expect("Cargo.lock parses");
+    let cargo_home = std::env::var_os("CARGO_HOME")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cargo")
+        });
+    let registries: Vec<_> = std::fs::read_dir(cargo_home.join("registry/src"))
+        .expect("the registry's sources (a build fetched them)")
+        .map(|e| e.unwrap().path())
+        .collect();
+    let parse = |v: &str| -> Vec<u32> { v.split('.').map(|p| p.parse().unwrap()).collect() };
+    let mut need = (vec![0], String::new());
+    for package in lock["package"].as_array().unwrap() {
+        if package.get("source").is_none() {
+            continue; // ours
+        }
+        let dir = format!(
+            "{}-{}",
+            package["name"].as_str().unwrap(),
+            package["version"].as_str().unwrap()
+        );
+        let Some(manifest) = registries
+            .iter()
+            .map(|r| r.join(&dir).join("Cargo.toml"))
+            .find(|p| p.is_file())
+        else {
+            panic!("{dir} is locked but not in the registry's sources; run cargo fetch");
+        };
+        let text = std::fs::read_to_string(manifest).unwrap();
+        let declared: toml::Table = text.parse().unwrap();
+        if let Some(v) = declared
+            .get("package")
+            .and_then(|p| p.get("rust-version"))
+            .and_then(|v| v.as_str())
+        {
+            let mut v = parse(v);
+            v.truncate(2);
+            if v > need.0 {
+                need = (v, dir);
+            }
+        }
+    }
+    let mut ours_parts = parse(ours);
+    ours_parts.truncate(2);
     assert_eq!(
-        ours_parts,
-        android,
-        "{WORKSPACE_CARGO} rust-version {ours} vs {} [toolchain] rust {}",
-        aosp::TABLE,
-        table.rust
+        ours_parts, need.0,
+        "{WORKSPACE_CARGO} rust-version {ours}, but the highest a locked crate declares is {:?} ({})",
+        need.0, need.1
     );
 }
 
@@ -995,7 +1060,7 @@ fn shared_crates_ask_only_for_features_aosp_builds() {
         .expect("[workspace.dependencies]")
         .clone();
     let mut checked = 0;
-    for member in [SERVICE_CARGO, CLIENT_CARGO] {
+    for member in [SERVICE_CARGO, CLIENT_CARGO, COMMON_CARGO] {
         let manifest = Manifest::load(member);
         let deps = manifest.doc["dependencies"]
             .as_table()
