@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::platform;
 
 impl Connection {
-    /// The service's dump text (see README for its fields). The service
+    /// The service's dump text (see docs/diagnostics.md for its fields). The service
     /// decides who may read it; a refusal is an [`Error::Call`] that quotes
     /// what the service said.
     pub fn dump(&self) -> Result<String> {

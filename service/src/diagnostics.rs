@@ -2,7 +2,7 @@
 //! `eneabuf dump` (Linux) print: the binder dump transaction's text.
 //!
 //! The format is line-oriented `key: value`, one section per topic, and is
-//! documented in README; tools may parse it.
+//! documented in docs/diagnostics.md; tools may parse it.
 
 use std::collections::BTreeMap;
 use std::collections::VecDeque;

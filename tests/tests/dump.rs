@@ -23,7 +23,7 @@ fn dump_shows_the_region_the_callers_and_refuses_strangers() {
     require_root("the dump is tried as another uid");
     let daemon = Daemon::start();
     if daemon.mode == Mode::Socket {
-        // rsbinder 0.12 cannot put the dump's fd into an RPC parcel (README).
+        // rsbinder 0.12 cannot put the dump's fd into an RPC parcel (docs/diagnostics.md).
         let out = eneabuf(&daemon, &["dump"]);
         assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
         assert!(
