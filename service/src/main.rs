@@ -3,6 +3,8 @@
 
 mod config;
 mod diagnostics;
+#[cfg(not(target_os = "android"))]
+mod log_guard;
 mod platform;
 mod policy;
 mod region;

@@ -18,6 +18,7 @@ mod linux_socket;
 
 use super::Caller;
 use crate::config::{Config, Transport};
+use crate::log_guard::LogGuard;
 use crate::policy::Right;
 use crate::service::CallStats;
 use crate::socket_lock::{lock_socket_path, LockError, SocketLock};
@@ -95,11 +96,11 @@ impl Serving {
     }
 }
 
-/// Sets up the stderr logger.
+/// Sets up the stderr logger, behind the [`LogGuard`].
 pub fn init_logging(level: LevelFilter) {
     // Errors always reach stderr: a failed start must never be silent.
     // rsbinder narrates its set-up at info; keep it to warnings unless debugging.
-    env_logger::Builder::new()
+    let logger = env_logger::Builder::new()
         .filter_level(level.max(LevelFilter::Error))
         .filter_module(
             "rsbinder",
@@ -110,7 +111,11 @@ pub fn init_logging(level: LevelFilter) {
             },
         )
         .format_timestamp_millis()
-        .init();
+        .build();
+    let max = logger.filter();
+    if log::set_boxed_logger(Box::new(LogGuard::new(logger))).is_ok() {
+        log::set_max_level(max);
+    }
 }
 
 /// Wraps the async service into a binder driven by `rt`.

@@ -66,6 +66,15 @@ enum Cmd {
         #[arg(long, default_value_t = 0)]
         half_sent: usize,
     },
+    /// Send `calls` transactions to the root object over the socket, each
+    /// with an interface token of `token_len` bytes that holds newlines and
+    /// a line forged to look like the daemon's own; prints `sent <n>`.
+    TokenFlood {
+        #[arg(long)]
+        calls: usize,
+        #[arg(long)]
+        token_len: usize,
+    },
     /// Connect with death notifications and map; on `drop`, drop the
     /// mapping, the watch and the connection but keep running.
     Session,
@@ -155,6 +164,9 @@ fn run(command: Cmd, options: &ConnectOptions) -> enea_buffer_client::Result<()>
         flood(&options.socket, silent, idle, half_sent);
         return Ok(());
     }
+    if let Cmd::TokenFlood { calls, token_len } = command {
+        return token_flood(&options.socket, calls, token_len);
+    }
     if let Cmd::Session = command {
         return session(options);
     }
@@ -213,10 +225,59 @@ fn run(command: Cmd, options: &ConnectOptions) -> enea_buffer_client::Result<()>
             println!("value={:#010x}", buffer.load_u32(0)?);
             Ok(())
         }
-        Cmd::DeathWatch | Cmd::Flood { .. } | Cmd::Session | Cmd::Lazy { .. } => {
+        Cmd::DeathWatch
+        | Cmd::Flood { .. }
+        | Cmd::TokenFlood { .. }
+        | Cmd::Session
+        | Cmd::Lazy { .. } => {
             unreachable!()
         }
     }
+}
+
+/// A token that, logged verbatim, would forge the daemon's own lines.
+pub const FORGED_LINE: &str = "FORGED getBuffer from uid=1000 granted (rw)";
+
+fn token_flood(
+    socket: &std::path::Path,
+    calls: usize,
+    token_len: usize,
+) -> enea_buffer_client::Result<()> {
+    use rsbinder::entry::uri::{Endpoint, WireProfile, WireVersion};
+    use rsbinder::rpc::RpcProxy;
+    let failed = |what: &str, s: rsbinder::StatusCode| enea_buffer_client::Error::Call {
+        call: "token flood",
+        status: format!("{what}: {s:?}"),
+    };
+    let uri = rsbinder::Uri::new(Endpoint::unix(socket))
+        .with_wire(WireProfile::Android13Plus(WireVersion::MAX));
+    let client = rsbinder::Client::open(uri).map_err(|s| failed("connect", s))?;
+    let session = client
+        .session()
+        .ok_or_else(|| failed("session", rsbinder::StatusCode::BadType))?;
+    let root = session.get_root().map_err(|s| failed("root", s))?;
+    let proxy = root
+        .as_any()
+        .downcast_ref::<RpcProxy>()
+        .ok_or_else(|| failed("root", rsbinder::StatusCode::BadType))?;
+    let mut token = format!("x\n{FORGED_LINE}\n\r\x1b[2K");
+    while token.len() < token_len {
+        token.push('A');
+    }
+    let mut sent = 0;
+    for _ in 0..calls {
+        let data = proxy
+            .build_request(&token)
+            .map_err(|s| failed("build", s))?;
+        // Refused or not, each call is a line in the daemon's log unless it
+        // is rate-limited; only a dead connection stops the flood.
+        match proxy.transact(rsbinder::FIRST_CALL_TRANSACTION, &data, 0) {
+            Err(rsbinder::StatusCode::DeadObject) => break,
+            _ => sent += 1,
+        }
+    }
+    println!("sent {sent}");
+    Ok(())
 }
 
 fn death_watch(options: &ConnectOptions) -> enea_buffer_client::Result<()> {
