@@ -4,6 +4,8 @@
 mod config;
 mod diagnostics;
 #[cfg(not(target_os = "android"))]
+mod fd_limit;
+#[cfg(not(target_os = "android"))]
 mod log_guard;
 mod platform;
 mod policy;

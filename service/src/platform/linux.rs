@@ -255,6 +255,20 @@ fn serve_socket(
         linux_socket::check_directory(dir, me)?;
     }
     let lock = lock_socket_path(&socket)?;
+    // The owner's reserve comes on top of the overall cap (see Limits).
+    let connections = (config.max_connections + config.max_connections_per_uid) as usize;
+    match crate::fd_limit::raise(connections) {
+        Ok(budget) if budget.suffices() => {
+            log::info!("open-file limit {} (worst case of the connection caps: {})", budget.soft, budget.needed)
+        }
+        Ok(budget) => log::warn!(
+            "open-file limit {} is below the {} fds {connections} connections can hold at worst: \
+             raise the hard limit (systemd: LimitNOFILE=, shell: ulimit -Hn) or lower --max-connections",
+            budget.soft,
+            budget.needed
+        ),
+        Err(e) => log::warn!("cannot raise the open-file limit: {e}"),
+    }
     wait_for_kernel_rng();
     let name = config.service_name();
     let limits = Limits {
