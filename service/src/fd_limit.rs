@@ -48,7 +48,7 @@ pub fn raise(connections: usize) -> std::io::Result<FdBudget> {
         }
     }
     Ok(FdBudget {
-        soft: limit.rlim_cur as u64,
+        soft: u64::from(limit.rlim_cur),
         needed: BASE_FDS + FDS_PER_CONNECTION * connections as u64,
     })
 }
