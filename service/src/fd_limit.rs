@@ -47,6 +47,8 @@ pub fn raise(connections: usize) -> std::io::Result<FdBudget> {
             return Err(std::io::Error::last_os_error());
         }
     }
+    // rlim_t is 32 bits wide on 32-bit glibc.
+    #[allow(clippy::useless_conversion)]
     Ok(FdBudget {
         soft: u64::from(limit.rlim_cur),
         needed: BASE_FDS + FDS_PER_CONNECTION * connections as u64,
