@@ -53,6 +53,19 @@ PRODUCT = {
 }
 
 
+# bindgen parses the NDK headers with a C library's headers. The 64-bit
+# target uses the host's (LP64, like aarch64); a 32-bit target needs a
+# 32-bit ARM C library, or the bindings would get 64-bit sizes and layouts.
+# Debian's armhf cross headers have ARM EABI's (what armv7 Android uses).
+BINDGEN_TARGET = {
+    "armv7-linux-androideabi": {
+        "clang": ["--target=armv7-linux-gnueabihf", "-isystem", "/usr/arm-linux-gnueabihf/include"],
+        "include": "/usr/arm-linux-gnueabihf/include",
+        "package": "libc6-dev-armhf-cross",
+    },
+}
+
+
 class CheckFailed(Exception):
     """A step failed; the message says which and why."""
 
@@ -110,26 +123,38 @@ def product_modules():
 
 
 # ------------------------------------------------------------------ toolchain
-def ensure_toolchain(rust, target):
+def ensure_toolchain(rust, targets):
     have = subprocess.run(["rustup", "run", rust, "rustc", "--print", "sysroot"],
                           capture_output=True, text=True)
     sysroot = Path(have.stdout.strip()) if have.returncode == 0 else None
-    if sysroot is None or not (sysroot / "lib/rustlib" / target).is_dir() \
+    if sysroot is None or not all((sysroot / "lib/rustlib" / t).is_dir() for t in targets) \
             or shutil.which("cargo-clippy", path=str(sysroot / "bin")) is None:
         try:
             run(["rustup", "toolchain", "install", rust, "--profile", "minimal",
-                 "--component", "clippy", "--target", target])
+                 "--component", "clippy"] + [a for t in targets for a in ("--target", t)])
         except CheckFailed as e:
-            raise CheckFailed(f"cannot install Rust {rust} for {target} with rustup ({e})")
+            raise CheckFailed(f"cannot install Rust {rust} for {', '.join(targets)} with rustup ({e})")
 
 
 def ensure_libclang():
     """bindgen needs libclang at run time (Debian: libclang-dev)."""
     if subprocess.run("ldconfig -p | grep -qE 'libclang(-[0-9.]+)?\\.so'", shell=True).returncode == 0:
         return
+    apt_install("libclang-dev")
+
+
+def ensure_headers(targets):
+    """The C library headers bindgen parses for each 32-bit target."""
+    for target in targets:
+        headers = BINDGEN_TARGET.get(target)
+        if headers and not Path(headers["include"]).is_dir():
+            apt_install(headers["package"])
+
+
+def apt_install(package):
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
     sudo = [] if os.geteuid() == 0 else ["sudo", "-n"]
-    install = sudo + ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "libclang-dev"]
+    install = sudo + ["apt-get", "install", "-y", "-qq", "--no-install-recommends", package]
     if subprocess.run(install, env=env, stdin=subprocess.DEVNULL).returncode != 0:
         # Stale or missing package lists on a fresh machine: refresh once.
         run(sudo + ["apt-get", "update", "-qq"], env=env, stdin=subprocess.DEVNULL)
@@ -172,7 +197,7 @@ def fetch_sources(binder):
     return dirs
 
 
-def generate_bindings(binder, dirs, bindgen, dest):
+def generate_bindings(binder, dirs, bindgen, dest, target):
     """bindgen over the NDK binder headers with AOSP's own flags."""
     sys_dir = dirs[binder["sys_crate"]]
     headers = dirs[binder["headers_crate"]] / "src"
@@ -202,6 +227,7 @@ def generate_bindings(binder, dirs, bindgen, dest):
              # bionic's availability annotations; glibc's headers lack them.
              "-D__INTRODUCED_IN(x)=", "-D__INTRODUCED_IN_64(x)=", "-D__REMOVED_IN(x)="]
     clang += [f"-I{headers / d}" for d in ("include_ndk", "include_platform", "include_cpp")]
+    clang += BINDGEN_TARGET.get(target, {}).get("clang", [])
     run([bindgen, wrapper, "-o", dest] + flags + ["--"] + clang)
 
 
@@ -258,9 +284,12 @@ def generate_workspace(spec, dirs, bindings):
     s = dirs[binder["sys_crate"]]
 
     # libbinder_ndk_sys: AOSP's sys/lib.rs over the bindings generated above.
+    arms = "".join(f"        {toml_str(t)} => {toml_str(b)},\n" for t, b in bindings.items())
     write(ws / "binder_ndk_sys" / "build.rs",
           "fn main() {\n"
-          f"    let bindings = {toml_str(bindings)};\n"
+          '    let bindings = match std::env::var("TARGET").unwrap().as_str() {\n'
+          f"{arms}"
+          '        other => panic!("no bindings for {other}"),\n    };\n'
           '    println!("cargo:rerun-if-changed={bindings}");\n'
           '    let out = std::path::Path::new(&std::env::var("OUT_DIR").unwrap()).join("bindings.rs");\n'
           "    std::fs::copy(bindings, out).unwrap();\n}\n")
@@ -304,25 +333,26 @@ def generate_workspace(spec, dirs, bindings):
 
 # ------------------------------------------------------------------------ run
 def check(ws, toolchain):
-    target = toolchain["target"]
     env = dict(os.environ)
     env.pop("RUSTFLAGS", None)
     env["CARGO_TARGET_DIR"] = str(OUT / "target")
-    env[f"CARGO_TARGET_{target.upper().replace('-', '_')}_RUSTFLAGS"] = \
-        " ".join(f"--cfg {c}" for c in toolchain["cfgs"])
+    for target in toolchain["targets"]:
+        env[f"CARGO_TARGET_{target.upper().replace('-', '_')}_RUSTFLAGS"] = \
+            " ".join(f"--cfg {c}" for c in toolchain["cfgs"])
     # Resolve what the crates pull in to versions that build with this Rust.
     lock_env = dict(env, CARGO_RESOLVER_INCOMPATIBLE_RUST_VERSIONS="fallback")
     if not (ws / "Cargo.lock").is_file():
         run(["cargo", "generate-lockfile", "--manifest-path", ws / "Cargo.toml"], env=lock_env)
     cargo = ["rustup", "run", toolchain["rust"], "cargo"]
-    common = ["--manifest-path", ws / "Cargo.toml", "--target", target]
-    run(cargo + ["check", "--workspace", "--all-targets"] + common, env=env)
     ours = []
     for pkg in ("common", "service", "client", "eneabuf", "vts"):
         ours += ["-p", pkg]
-    # Lint levels come from each package's [lints]: ours only, as Soong
-    # lints each module by its own path.
-    run(cargo + ["clippy", "--all-targets"] + ours + common, env=env)
+    for target in toolchain["targets"]:
+        common = ["--manifest-path", ws / "Cargo.toml", "--target", target]
+        run(cargo + ["check", "--workspace", "--all-targets"] + common, env=env)
+        # Lint levels come from each package's [lints]: ours only, as Soong
+        # lints each module by its own path.
+        run(cargo + ["clippy", "--all-targets"] + ours + common, env=env)
 
 
 def main():
@@ -332,19 +362,21 @@ def main():
     RUST_VERSION = toolchain["rust"]
     try:
         OUT.mkdir(parents=True, exist_ok=True)
-        ensure_toolchain(toolchain["rust"], toolchain["target"])
+        ensure_toolchain(toolchain["rust"], toolchain["targets"])
         ensure_libclang()
+        ensure_headers(toolchain["targets"])
         bindgen = ensure_bindgen(spec["binder"]["bindgen_cli"])
         dirs = fetch_sources(spec["binder"])
-        bindings = OUT / "bindings.rs"
-        generate_bindings(spec["binder"], dirs, bindgen, bindings)
+        bindings = {t: OUT / f"bindings-{t}.rs" for t in toolchain["targets"]}
+        for target, dest in bindings.items():
+            generate_bindings(spec["binder"], dirs, bindgen, dest, target)
         ws = generate_workspace(spec, dirs, bindings)
         check(ws, toolchain)
     except CheckFailed as e:
         print(f"android-check: FAIL: {e}", file=sys.stderr)
         return 1
     print(f"android-check: OK: the Android build type-checks (Rust {toolchain['rust']}, "
-          f"{toolchain['target']}, cfgs {', '.join(toolchain['cfgs'])}, "
+          f"{', '.join(toolchain['targets'])}, cfgs {', '.join(toolchain['cfgs'])}, "
           f"android-binder {spec['binder']['version']})")
     return 0
 
