@@ -76,7 +76,8 @@ fn bad_arguments_are_refused_with_one_clear_line() {
         ),
         (
             &["--log-level", "loud"],
-            "invalid value 'loud' for '--log-level <LEVEL>'",
+            "invalid value 'loud' for '--log-level <LEVEL>': 'loud' is not a log level: \
+             use off, error, warn, info, debug or trace",
         ),
     ];
     for (args, message) in cases {
