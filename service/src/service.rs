@@ -13,7 +13,7 @@ use crate::platform::{self, Caller, IEneaBufferAsyncServer, ParcelFileDescriptor
 use crate::policy::{Policy, Right};
 use crate::region::SharedRegion;
 use vendor_enea_buffer::aidl::vendor::enea::buffer::IEneaBuffer::{
-    ERROR_NO_RESOURCES, HASH, LAYOUT_VERSION, VERSION,
+    CONTROL_SIZE, ERROR_NO_RESOURCES, HASH, LAYOUT_VERSION, VERSION,
 };
 use vendor_enea_buffer::aidl::vendor::enea::buffer::Region::Region;
 
@@ -164,8 +164,18 @@ impl EneaBufferService {
         Ok(Region {
             fd: Some(self.reply_fd(call, caller, dup)?),
             size: self.region.len() as i64,
-            layoutVersion: LAYOUT_VERSION,
+            layoutVersion: layout_version(self.region.len()),
         })
+    }
+}
+
+/// The layout a region of `len` bytes has: [`LAYOUT_VERSION`], or 0 (no
+/// layout, word access only) if the control words do not fit in it.
+pub fn layout_version(len: usize) -> i32 {
+    if len >= CONTROL_SIZE as usize {
+        LAYOUT_VERSION
+    } else {
+        0
     }
 }
 
@@ -328,6 +338,15 @@ pub async fn log_summaries(stats: Arc<CallStats>, period: std::time::Duration) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_regions_that_hold_the_control_words_have_a_layout() {
+        let control = CONTROL_SIZE as usize;
+        assert_eq!(layout_version(4), 0);
+        assert_eq!(layout_version(control - 4), 0);
+        assert_eq!(layout_version(control), LAYOUT_VERSION);
+        assert_eq!(layout_version(10240), LAYOUT_VERSION);
+    }
 
     #[test]
     fn summary_counts_per_uid_and_resets() {
