@@ -1,6 +1,7 @@
 //! `vendor.enea.buffer-service`: owns a sealed shared-memory region, serves
 //! `vendor.enea.buffer.IEneaBuffer/<instance>` and logs word 0 periodically.
 
+mod calls;
 mod config;
 mod diagnostics;
 mod platform;
@@ -25,7 +26,8 @@ use config::Config;
 use diagnostics::Diagnostics;
 use policy::Policy;
 use region::SharedRegion;
-use service::{CallStats, EneaBufferService};
+use calls::CallTable;
+use service::EneaBufferService;
 use stop_signals::StopSignals;
 
 const PROGRAM: &str = "vendor.enea.buffer-service";
@@ -85,18 +87,18 @@ fn run(config: &Config, stop: StopSignals) -> Result<(), String> {
     let region = SharedRegion::create("vendor.enea.buffer", config.size)
         .map(Arc::new)
         .map_err(|e| format!("cannot allocate the shared region: {e}"))?;
-    let stats = Arc::new(CallStats::default());
+    let calls = Arc::new(CallTable::default());
     let diagnostics = Arc::new(Diagnostics::new());
     let service = EneaBufferService::new(
         region.clone(),
         policy.clone(),
-        stats.clone(),
+        calls.clone(),
         diagnostics.clone(),
         config.service_name(),
     );
     let binder = platform::new_binder(service, runtime.handle().clone());
     let serving =
-        platform::start_serving(config, binder, stats.clone()).map_err(|e| e.to_string())?;
+        platform::start_serving(config, binder, calls.clone()).map_err(|e| e.to_string())?;
     diagnostics.set_transport(serving.description.clone());
     info!("access: {}", policy.describe());
     info!(
@@ -110,7 +112,7 @@ fn run(config: &Config, stop: StopSignals) -> Result<(), String> {
 
     runtime.block_on(async {
         let logger = tokio::spawn(log_word0(region.clone(), config.log_period));
-        let summaries = tokio::spawn(service::log_summaries(stats, config.summary_period));
+        let summaries = tokio::spawn(log_summaries(calls, config.summary_period));
         info!("{} received", stop.wait().await);
         logger.abort();
         summaries.abort();
@@ -136,5 +138,21 @@ async fn log_word0(region: Arc<SharedRegion>, period: Duration) {
             region.base_addr(),
             region.word0().load(Ordering::SeqCst)
         );
+    }
+}
+
+/// Logs [`CallTable::take_summary`] at `info` every `period`.
+async fn log_summaries(calls: Arc<CallTable>, period: Duration) {
+    if period.is_zero() {
+        return;
+    }
+    let mut ticks = tokio::time::interval(period);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticks.tick().await;
+    loop {
+        ticks.tick().await;
+        if let Some(summary) = calls.take_summary() {
+            info!("calls in the last {period:?}: {summary}");
+        }
     }
 }
