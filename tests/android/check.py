@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Type-checks the Android build of this project without an AOSP tree.
 
-Every Rust file Android.bp compiles (the daemon, the client library, eneabuf,
-the VTS test, both platform/android.rs seams) is checked with `cargo check`
+Every Rust file Android.bp compiles (the daemon library and its binary, the
+client library, eneabuf, the VTS test, both platform/android.rs seams) is
+checked with `cargo check`
 and `cargo clippy` for an Android target, with the Rust release and vendor
 cfgs of the oldest Android we support, against:
   - AOSP's libbinder_rs / binder_tokio (crates.io android-binder), over
@@ -45,6 +46,7 @@ CLIPPY_LINTS = {"undocumented_unsafe_blocks": "deny", "type_complexity": "allow"
 
 # Android.bp module -> the package the check builds for it.
 PRODUCT = {
+    "libenea_buffer_service": ("rust_library", "service-lib"),
     "vendor.enea.buffer-service": ("rust_binary", "service"),
     "libenea_buffer_client": ("rust_library", "client"),
     "eneabuf": ("rust_binary", "eneabuf"),
@@ -317,7 +319,7 @@ def check(ws, toolchain):
     common = ["--manifest-path", ws / "Cargo.toml", "--target", target]
     run(cargo + ["check", "--workspace", "--all-targets"] + common, env=env)
     ours = []
-    for pkg in ("service", "client", "eneabuf", "vts"):
+    for pkg in ("service-lib", "service", "client", "eneabuf", "vts"):
         ours += ["-p", pkg]
     # Lint levels come from each package's [lints]: ours only, as Soong
     # lints each module by its own path.
