@@ -562,8 +562,8 @@ fn only_a_region_that_holds_the_control_words_reports_a_layout() {
             args: vec!["--size".into(), size.to_string()],
             ..DaemonOptions::socket()
         });
-        let conn = enea_buffer_client::Connection::connect(&daemon.connect_options())
-            .expect("connect");
+        let conn =
+            enea_buffer_client::Connection::connect(&daemon.connect_options()).expect("connect");
         let service = conn.service();
         for (call, region) in [
             ("getRegion", service.r#getRegion().unwrap()),
