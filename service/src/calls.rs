@@ -11,8 +11,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::Mutex;
 
-use crate::platform::ConnectionEvents;
-
 /// Distinct uids counted apart (both views); see the module doc.
 pub const MAX_UIDS: usize = 64;
 
@@ -143,6 +141,12 @@ impl CallTable {
         row.period.fds += 1;
     }
 
+    /// Counts a connection a transport limit turned away (summary only:
+    /// no call was made on it).
+    pub fn connection_refused(&self) {
+        self.lock().connections_refused += 1;
+    }
+
     /// The dump's view: every row's counts since the daemon started, uids
     /// in order, the other uids last (if any called).
     pub fn totals(&self) -> Vec<(Who, Counts)> {
@@ -189,12 +193,6 @@ impl CallTable {
             lines.push(format!("{refused} connections refused by limits"));
         }
         (!lines.is_empty()).then(|| lines.join("; "))
-    }
-}
-
-impl ConnectionEvents for CallTable {
-    fn connection_refused(&self) {
-        self.lock().connections_refused += 1;
     }
 }
 

@@ -65,6 +65,15 @@ impl ServiceSetup {
     }
 }
 
+/// The socket transport reports its refusals to the call table, whose log
+/// summary counts them (implemented here, so that calls.rs and the seam
+/// need not know each other).
+impl platform::ConnectionEvents for CallTable {
+    fn connection_refused(&self) {
+        CallTable::connection_refused(self);
+    }
+}
+
 /// A service built as the daemon builds it, not yet published anywhere.
 pub struct BuiltService {
     /// The region it hands out.
