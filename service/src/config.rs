@@ -82,8 +82,8 @@ pub struct Config {
     #[arg(long)]
     pub lazy: bool,
 
-    /// Log level (error, warn, info, debug, trace).
-    #[arg(long, value_name = "LEVEL", default_value = "info")]
+    /// Log level (off, error, warn, info, debug, trace).
+    #[arg(long, value_name = "LEVEL", default_value = "info", value_parser = parse_log_level)]
     pub log_level: log::LevelFilter,
 }
 
@@ -168,6 +168,14 @@ pub fn parse_instance(text: &str) -> Result<String, String> {
     }
 }
 
+/// Parses a log level, naming the valid ones when `text` is none of them
+/// (the log crate's own error names none).
+pub fn parse_log_level(text: &str) -> Result<log::LevelFilter, String> {
+    text.parse().map_err(|_| {
+        format!("'{text}' is not a log level: use off, error, warn, info, debug or trace")
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -200,5 +208,15 @@ mod tests {
         assert!(parse_instance("").is_err());
         assert!(parse_instance("a/b").is_err());
         assert!(parse_instance("a b").is_err());
+    }
+
+    #[test]
+    fn log_levels_are_named_when_refused() {
+        assert_eq!(parse_log_level("debug"), Ok(log::LevelFilter::Debug));
+        assert_eq!(parse_log_level("OFF"), Ok(log::LevelFilter::Off));
+        assert_eq!(
+            parse_log_level("chatty").unwrap_err(),
+            "'chatty' is not a log level: use off, error, warn, info, debug or trace"
+        );
     }
 }

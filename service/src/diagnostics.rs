@@ -4,64 +4,21 @@
 //! The format is line-oriented `key: value`, one section per topic, and is
 //! documented in docs/diagnostics.md; tools may parse it.
 
-use std::collections::BTreeMap;
 use std::collections::VecDeque;
 use std::fmt::Write as _;
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use crate::calls::CallTable;
+
 /// How many recent errors the dump keeps.
 const LAST_ERRORS: usize = 8;
-/// Distinct uids the dump counts apart; the rest are summed up, so no
-/// caller cycling through uids can grow the table.
-const MAX_UIDS: usize = 64;
-/// Where the uids beyond [`MAX_UIDS`] are counted.
-const OTHER_UIDS: u32 = u32::MAX;
 
-/// A service method, as counted per caller (the dump and the log summary).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Call {
-    /// `getBuffer()`.
-    GetBuffer,
-    /// `getBufferSize()`.
-    GetBufferSize,
-    /// `getReadOnlyBuffer()`.
-    GetReadOnlyBuffer,
-    /// `getRegion()` (V2).
-    GetRegion,
-    /// `getReadOnlyRegion()` (V2).
-    GetReadOnlyRegion,
-    /// The dump transaction itself.
-    Dump,
-}
-
-impl Call {
-    /// The AIDL method name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Call::GetBuffer => "getBuffer",
-            Call::GetBufferSize => "getBufferSize",
-            Call::GetReadOnlyBuffer => "getReadOnlyBuffer",
-            Call::GetRegion => "getRegion",
-            Call::GetReadOnlyRegion => "getReadOnlyRegion",
-            Call::Dump => "dump",
-        }
-    }
-}
-
-/// Counts for one calling uid.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-struct PerUid {
-    calls: BTreeMap<Call, u64>,
-    fds: u64,
-    refused: u64,
-}
-
-/// Everything the daemon counts for its dump; shared by every binder thread.
+/// What the dump shows beside the call table (which it reads at dump
+/// time): uptime, transport, recent errors. Shared by every binder thread.
 pub struct Diagnostics {
     started: Instant,
     transport: OnceLock<String>,
-    per_uid: Mutex<BTreeMap<u32, PerUid>>,
     errors: Mutex<VecDeque<(Instant, String)>>,
 }
 
@@ -89,7 +46,6 @@ impl Diagnostics {
         Self {
             started: Instant::now(),
             transport: OnceLock::new(),
-            per_uid: Mutex::new(BTreeMap::new()),
             errors: Mutex::new(VecDeque::new()),
         }
     }
@@ -97,32 +53,6 @@ impl Diagnostics {
     /// Records where the service is reachable (once serving started).
     pub fn set_transport(&self, description: String) {
         let _ = self.transport.set(description);
-    }
-
-    /// Applies `f` to the counts of `uid` (or of the other uids, past [`MAX_UIDS`]).
-    fn with_uid(&self, uid: u32, f: impl FnOnce(&mut PerUid)) {
-        let mut map = self.per_uid.lock().unwrap_or_else(|e| e.into_inner());
-        let key = if map.contains_key(&uid) || map.len() < MAX_UIDS {
-            uid
-        } else {
-            OTHER_UIDS
-        };
-        f(map.entry(key).or_default());
-    }
-
-    /// Counts a call from `uid` that was let through.
-    pub fn count(&self, uid: u32, call: Call) {
-        self.with_uid(uid, |c| *c.calls.entry(call).or_default() += 1);
-    }
-
-    /// Counts a region fd handed out to `uid`.
-    pub fn handed_out(&self, uid: u32) {
-        self.with_uid(uid, |c| c.fds += 1);
-    }
-
-    /// Counts a call from `uid` that was refused.
-    pub fn refused(&self, uid: u32) {
-        self.with_uid(uid, |c| c.refused += 1);
     }
 
     /// Remembers an error for the dump (the newest few are kept).
@@ -134,8 +64,15 @@ impl Diagnostics {
         errors.push_back((Instant::now(), message));
     }
 
-    /// The dump text.
-    pub fn render(&self, service: &str, version: i32, hash: &str, region: &RegionFacts) -> String {
+    /// The dump text, with the callers from `calls`.
+    pub fn render(
+        &self,
+        service: &str,
+        version: i32,
+        hash: &str,
+        region: &RegionFacts,
+        calls: &CallTable,
+    ) -> String {
         let now = Instant::now();
         let mut out = String::new();
         let _ = writeln!(out, "service: {service}");
@@ -154,17 +91,12 @@ impl Diagnostics {
         );
         let _ = writeln!(out, "word 0: {:#010x}", region.word0);
         let _ = writeln!(out, "callers:");
-        let map = self.per_uid.lock().unwrap_or_else(|e| e.into_inner());
-        if map.is_empty() {
+        let rows = calls.totals();
+        if rows.is_empty() {
             let _ = writeln!(out, "  (none)");
         }
-        for (uid, c) in map.iter() {
-            let who = if *uid == OTHER_UIDS {
-                "other uids".to_owned()
-            } else {
-                format!("uid {uid}")
-            };
-            let calls: Vec<String> = c
+        for (who, c) in rows {
+            let methods: Vec<String> = c
                 .calls
                 .iter()
                 .map(|(call, n)| format!("{} {n}", call.name()))
@@ -172,12 +104,11 @@ impl Diagnostics {
             let _ = writeln!(
                 out,
                 "  {who}: calls [{}], fds handed out {}, refused {}",
-                calls.join(", "),
+                methods.join(", "),
                 c.fds,
                 c.refused
             );
         }
-        drop(map);
         let _ = writeln!(out, "last errors:");
         let errors = self.errors.lock().unwrap_or_else(|e| e.into_inner());
         if errors.is_empty() {
@@ -198,6 +129,7 @@ fn seconds(d: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::calls::{Call, MAX_UIDS};
 
     fn facts() -> RegionFacts {
         RegionFacts {
@@ -211,7 +143,8 @@ mod tests {
     #[test]
     fn a_fresh_dump_names_every_section() {
         let d = Diagnostics::new();
-        let text = d.render("svc/default", 1, "abc", &facts());
+        let calls = CallTable::default();
+        let text = d.render("svc/default", 1, "abc", &facts(), &calls);
         let keys: Vec<&str> = text
             .lines()
             .filter(|l| !l.starts_with(' '))
@@ -240,16 +173,19 @@ mod tests {
     #[test]
     fn calls_fds_and_refusals_are_counted_per_uid() {
         let d = Diagnostics::new();
+        let calls = CallTable::default();
         d.set_transport("unix:///s".into());
-        d.count(2000, Call::GetBuffer);
-        d.handed_out(2000);
-        d.count(2000, Call::GetBuffer);
-        d.handed_out(2000);
-        d.count(2000, Call::GetBufferSize);
-        d.count(0, Call::GetReadOnlyBuffer);
-        d.handed_out(0);
-        d.refused(2000);
-        let text = d.render("svc/default", 1, "abc", &facts());
+        calls.count(2000, Call::GetBuffer, true);
+        calls.handed_out(2000);
+        // The summary takes its period's counts; the dump's stay.
+        assert!(calls.take_summary().is_some());
+        calls.count(2000, Call::GetBuffer, true);
+        calls.handed_out(2000);
+        calls.count(2000, Call::GetBufferSize, true);
+        calls.count(0, Call::GetReadOnlyBuffer, true);
+        calls.handed_out(0);
+        calls.count(2000, Call::GetRegion, false);
+        let text = d.render("svc/default", 1, "abc", &facts(), &calls);
         assert!(text.contains("transport: unix:///s\n"), "{text}");
         assert!(
             text.contains("  uid 0: calls [getReadOnlyBuffer 1], fds handed out 1, refused 0\n"),
@@ -266,10 +202,11 @@ mod tests {
     #[test]
     fn uids_past_the_cap_are_summed_up() {
         let d = Diagnostics::new();
+        let calls = CallTable::default();
         for uid in 0..MAX_UIDS as u32 + 10 {
-            d.count(uid, Call::GetBufferSize);
+            calls.count(uid, Call::GetBufferSize, true);
         }
-        let text = d.render("svc/default", 1, "abc", &facts());
+        let text = d.render("svc/default", 1, "abc", &facts(), &calls);
         assert_eq!(text.matches("  uid ").count(), MAX_UIDS, "{text}");
         assert!(
             text.contains("  other uids: calls [getBufferSize 10], fds handed out 0, refused 0\n"),
@@ -280,10 +217,11 @@ mod tests {
     #[test]
     fn only_the_newest_errors_are_kept() {
         let d = Diagnostics::new();
+        let calls = CallTable::default();
         for i in 0..LAST_ERRORS + 3 {
             d.error(format!("error {i}"));
         }
-        let text = d.render("svc/default", 1, "abc", &facts());
+        let text = d.render("svc/default", 1, "abc", &facts(), &calls);
         assert!(!text.contains("error 2\n"), "{text}");
         assert!(text.contains(": error 3\n"), "{text}");
         assert!(

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Type-checks the Android build of this project without an AOSP tree.
 
-Every Rust file Android.bp compiles (the daemon, the client library, eneabuf,
-the VTS test, both platform/android.rs seams) is checked with `cargo check`
+Every Rust file Android.bp compiles (the daemon library and its binary, the
+client library, eneabuf, the VTS test, both platform/android.rs seams) is
+checked with `cargo check`
 and `cargo clippy` for an Android target, with the Rust release and vendor
 cfgs of the oldest Android we support, against:
   - AOSP's libbinder_rs / binder_tokio (crates.io android-binder), over
@@ -45,6 +46,7 @@ CLIPPY_LINTS = {"undocumented_unsafe_blocks": "deny", "type_complexity": "allow"
 
 # Android.bp module -> the package the check builds for it.
 PRODUCT = {
+    "libenea_buffer_service": ("rust_library", "service-lib"),
     "vendor.enea.buffer-service": ("rust_binary", "service"),
     "libenea_buffer_common": ("rust_library", "common"),
     "libenea_buffer_client": ("rust_library", "client"),
@@ -345,7 +347,7 @@ def check(ws, toolchain):
         run(["cargo", "generate-lockfile", "--manifest-path", ws / "Cargo.toml"], env=lock_env)
     cargo = ["rustup", "run", toolchain["rust"], "cargo"]
     ours = []
-    for pkg in ("common", "service", "client", "eneabuf", "vts"):
+    for pkg in ("common", "service-lib", "service", "client", "eneabuf", "vts"):
         ours += ["-p", pkg]
     for target in toolchain["targets"]:
         common = ["--manifest-path", ws / "Cargo.toml", "--target", target]

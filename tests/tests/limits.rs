@@ -181,7 +181,7 @@ fn silent_and_idle_connections_are_cut_by_their_deadlines() {
 }
 
 /// Past the per-uid cap a uid's connections are closed at once; other uids
-/// and root are still served.
+/// and root are still served; the log's call summary counts the refusals.
 #[test]
 fn per_uid_and_overall_caps_hold() {
     require_root("the attackers run as other uids");
@@ -191,6 +191,8 @@ fn per_uid_and_overall_caps_hold() {
             "6".into(),
             "--max-connections-per-uid".into(),
             "4".into(),
+            "--summary-period".into(),
+            "200ms".into(),
         ],
         ..DaemonOptions::socket()
     });
@@ -202,6 +204,21 @@ fn per_uid_and_overall_caps_hold() {
     assert_eq!(field(&b.ready, "idle"), "2", "{}", b.ready);
     // Root keeps a reserve past the overall cap.
     assert!(timed_get(&daemon) < Duration::from_secs(2));
+    // 6 + 8 of the 20 connections were turned away: the socket transport
+    // reports each to the call table, whose summaries add up to that.
+    let refused = || -> u64 {
+        daemon
+            .log_text()
+            .lines()
+            .filter_map(|l| {
+                let (before, _) = l.split_once(" connections refused by limits")?;
+                before.rsplit(' ').next()?.parse::<u64>().ok()
+            })
+            .sum()
+    };
+    eventually("the summaries count the 14 refused connections", || {
+        refused() == 14
+    });
     drop((a, b));
 }
 

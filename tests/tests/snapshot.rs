@@ -249,9 +249,10 @@ fn a_writer_killed_before_its_first_store_leaves_the_record_readable() {
     assert_eq!(snapshot(&buffer, WAIT).unwrap(), (0, 2));
 }
 
-/// A region too small for the control words has no layout, although the
-/// service names layout version 1 with every region: the library refuses
-/// notification and records rather than place them outside the region.
+/// A region too small for the control words has no layout (the service
+/// reports layout version 0 for it; socket_daemon.rs checks the reply): the
+/// library refuses notification and records rather than place them outside
+/// the region.
 #[test]
 fn a_region_smaller_than_the_control_words_has_no_layout() {
     let daemon = Daemon::start_with(DaemonOptions {

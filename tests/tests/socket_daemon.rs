@@ -76,7 +76,8 @@ fn bad_arguments_are_refused_with_one_clear_line() {
         ),
         (
             &["--log-level", "loud"],
-            "invalid value 'loud' for '--log-level <LEVEL>'",
+            "invalid value 'loud' for '--log-level <LEVEL>': 'loud' is not a log level: \
+             use off, error, warn, info, debug or trace",
         ),
     ];
     for (args, message) in cases {
@@ -541,6 +542,40 @@ fn calls_are_summarised_not_logged_one_by_one() {
         per_call, 2,
         "one line per method at info, not per call:\n{log}"
     );
+}
+
+/// getRegion() and getReadOnlyRegion() report a layout only for a region
+/// that holds the control words (IEneaBuffer.CONTROL_SIZE bytes): a smaller
+/// one reports layout version 0, so that a client following the AIDL never
+/// places a control word past the region's end.
+#[test]
+fn only_a_region_that_holds_the_control_words_reports_a_layout() {
+    use vendor_enea_buffer::aidl::vendor::enea::buffer::IEneaBuffer::{
+        IEneaBuffer, CONTROL_SIZE, LAYOUT_VERSION,
+    };
+    for (size, layout) in [
+        (32, 0),
+        (CONTROL_SIZE - 4, 0),
+        (CONTROL_SIZE, LAYOUT_VERSION),
+    ] {
+        let daemon = Daemon::start_with(DaemonOptions {
+            args: vec!["--size".into(), size.to_string()],
+            ..DaemonOptions::socket()
+        });
+        let conn =
+            enea_buffer_client::Connection::connect(&daemon.connect_options()).expect("connect");
+        let service = conn.service();
+        for (call, region) in [
+            ("getRegion", service.r#getRegion().unwrap()),
+            ("getReadOnlyRegion", service.r#getReadOnlyRegion().unwrap()),
+        ] {
+            assert_eq!(
+                (region.size, region.layoutVersion),
+                (i64::from(size), layout),
+                "{call} of a --size {size} daemon"
+            );
+        }
+    }
 }
 
 /// The RPC root object is IEneaBuffer itself, as AOSP's

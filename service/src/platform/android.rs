@@ -7,10 +7,9 @@ pub use vendor_enea_buffer::aidl::vendor::enea::buffer::IEneaBuffer::{
     BnEneaBuffer, IEneaBuffer, IEneaBufferAsyncServer,
 };
 
-use super::Caller;
+use super::{Caller, ConnectionEvents};
 use crate::config::{Config, Transport};
 use crate::policy::Right;
-use crate::service::CallStats;
 
 /// The right of a caller no rule names: SELinux already decided who may
 /// call the HAL at all, so everything it lets through gets read-write.
@@ -89,11 +88,12 @@ pub fn calling_identity() -> Caller {
     }
 }
 
-/// Registers `binder` as `config.service_name()` with servicemanager.
+/// Registers `binder` as `config.service_name()` with servicemanager;
+/// kernel binder has no connections to refuse, so `_events` hears nothing.
 pub fn start_serving(
     config: &Config,
     binder: Strong<dyn IEneaBuffer>,
-    _stats: std::sync::Arc<CallStats>,
+    _events: std::sync::Arc<dyn ConnectionEvents>,
 ) -> std::result::Result<Serving, ServeError> {
     if config.transport == Transport::Socket {
         return Err(ServeError::UnsupportedTransport(config.transport));

@@ -16,11 +16,10 @@ pub use vendor_enea_buffer::aidl::vendor::enea::buffer::IEneaBuffer::{
 #[path = "linux_socket.rs"]
 mod linux_socket;
 
-use super::Caller;
+use super::{Caller, ConnectionEvents};
 use crate::config::{Config, Transport};
 use crate::log_guard::LogGuard;
 use crate::policy::Right;
-use crate::service::CallStats;
 use crate::socket_lock::{lock_socket_path, LockError, SocketLock};
 use linux_socket::{Limits, SocketError, SocketServer};
 
@@ -146,20 +145,21 @@ pub fn calling_identity() -> Caller {
     }
 }
 
-/// Publishes `binder` as `config.service_name()` on the configured transport.
+/// Publishes `binder` as `config.service_name()` on the configured
+/// transport; connections a limit turns away are reported to `events`.
 pub fn start_serving(
     config: &Config,
     binder: Strong<dyn IEneaBuffer>,
-    stats: Arc<CallStats>,
+    events: Arc<dyn ConnectionEvents>,
 ) -> std::result::Result<Serving, ServeError> {
     match config.transport {
         Transport::Binder => serve_kernel(config, binder),
         Transport::Socket if config.lazy => Err(ServeError::LazyNeedsServiceManager),
-        Transport::Socket => serve_socket(config, binder, stats),
+        Transport::Socket => serve_socket(config, binder, events),
         Transport::Auto => match kernel_binder_device(config) {
             Ok(device) if service_manager_answers(&device) => serve_kernel(config, binder),
             _ if config.lazy => Err(ServeError::LazyNeedsServiceManager),
-            _ => serve_socket(config, binder, stats),
+            _ => serve_socket(config, binder, events),
         },
     }
 }
@@ -236,7 +236,7 @@ fn serve_kernel_lazy(
 fn serve_socket(
     config: &Config,
     binder: Strong<dyn IEneaBuffer>,
-    stats: Arc<CallStats>,
+    events: Arc<dyn ConnectionEvents>,
 ) -> std::result::Result<Serving, ServeError> {
     let socket = config.socket_path().map_err(ServeError::Config)?;
     let group = config
@@ -277,7 +277,7 @@ fn serve_socket(
         idle: Some(config.idle_timeout).filter(|d| !d.is_zero()),
         owner: me,
     };
-    let server = SocketServer::start(&socket, group, limits, stats, |rpc| {
+    let server = SocketServer::start(&socket, group, limits, events, |rpc| {
         rpc.set_android13plus(WireVersion::MAX.get());
         rpc.set_supported_fd_modes(&[FileDescriptorTransportMode::Unix]);
         // The service itself is the root object, as AOSP's

@@ -24,7 +24,7 @@ use log::{debug, error, info, warn};
 use rsbinder::rpc::transport::UnixTransport;
 use rsbinder::rpc::{PeerIdentity, RpcError, RpcServer, RpcTransport};
 
-use crate::service::CallStats;
+use crate::platform::ConnectionEvents;
 
 type RpcResult<T> = std::result::Result<T, RpcError>;
 
@@ -441,7 +441,7 @@ impl SocketServer {
         path: &Path,
         group: Option<u32>,
         limits: Limits,
-        stats: Arc<CallStats>,
+        events: Arc<dyn ConnectionEvents>,
         configure: impl FnOnce(&RpcServer) -> Result<(), SocketError>,
     ) -> Result<SocketServer, SocketError> {
         let dir = match path.parent() {
@@ -464,7 +464,7 @@ impl SocketServer {
                 .name("socket-accept".into())
                 .spawn(move || {
                     accept_loop(
-                        &listener, &wake_rx, &rpc, &table, &stopping, &limits, &stats,
+                        &listener, &wake_rx, &rpc, &table, &stopping, &limits, &*events,
                     )
                 })
                 .map_err(sys("cannot start the accept thread".into()))?
@@ -536,11 +536,11 @@ fn accept_loop(
     table: &Arc<ConnTable>,
     stopping: &AtomicBool,
     limits: &Limits,
-    stats: &CallStats,
+    events: &dyn ConnectionEvents,
 ) {
     while !stopping.load(Ordering::SeqCst) {
         match listener.accept() {
-            Ok((stream, _)) => admit(stream, rpc, table, limits, stats),
+            Ok((stream, _)) => admit(stream, rpc, table, limits, events),
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
                 wait_readable(listener.as_fd(), wake.as_fd())
             }
@@ -567,7 +567,7 @@ fn admit(
     rpc: &Arc<RpcServer>,
     table: &Arc<ConnTable>,
     limits: &Limits,
-    stats: &CallStats,
+    events: &dyn ConnectionEvents,
 ) {
     let cred = match peer_cred(stream.as_fd()) {
         Ok(c) => c,
@@ -584,7 +584,7 @@ fn admit(
                 "connection from uid={} pid={} refused: {why}",
                 cred.uid, cred.pid
             );
-            stats.count_refused_connection();
+            events.connection_refused();
             return;
         }
     };

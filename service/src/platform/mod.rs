@@ -23,3 +23,11 @@ pub struct Caller {
     /// The socket peer's gid at connect time; kernel binder carries none.
     pub gid: Option<u32>,
 }
+
+/// What a transport reports about the connections it handles, to whoever
+/// counts them (the daemon's call table); the seam knows nothing else of
+/// the service.
+pub trait ConnectionEvents: Send + Sync {
+    /// A connection was turned away by a limit before any call on it.
+    fn connection_refused(&self);
+}

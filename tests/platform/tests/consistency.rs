@@ -17,6 +17,7 @@ const LAZY_RC: &str = "init.lazy.rc";
 const SERVICE_CARGO: &str = "service/Cargo.toml";
 const CLIENT_CARGO: &str = "client-lib/Cargo.toml";
 const COMMON_CARGO: &str = "common/Cargo.toml";
+const SERVICE_LIB: &str = "libenea_buffer_service";
 const MANIFEST: &str = "vintf/vendor.enea.buffer-service.xml";
 const MATRIX: &str = "vintf/compatibility_matrix.enea.buffer.xml";
 const SEPOLICY: &str = "sepolicy";
@@ -901,7 +902,8 @@ fn lazy_variant_is_the_daemon_started_on_demand() {
 /// Android build; catch it here.
 #[test]
 fn cargo_dependencies_have_soong_counterparts() {
-    let (_, bpf, daemon_mod) = daemon();
+    let (_, bpf, _) = daemon();
+    let (_, service_lib) = bp_module("rust_library", SERVICE_LIB);
     let (_, lib) = bp_module("rust_library", "libenea_buffer_client");
     let (_, cli) = bp_module("rust_binary", "eneabuf");
     let (_, common) = bp_module("rust_library", "libenea_buffer_common");
@@ -916,7 +918,8 @@ fn cargo_dependencies_have_soong_counterparts() {
             .collect()
     };
     for (cargo_rel, modules) in [
-        (SERVICE_CARGO, vec![&daemon_mod]),
+        // The daemon's library holds all of it; its binary is a thin main.rs.
+        (SERVICE_CARGO, vec![&service_lib]),
         (CLIENT_CARGO, vec![&lib, &cli]),
         (COMMON_CARGO, vec![&common]),
     ] {
@@ -945,6 +948,64 @@ fn cargo_dependencies_have_soong_counterparts() {
             blueprint::string(module, "crate_name"),
             Some(cargo_lib.name.as_str()),
             "{} {name} crate_name vs {cargo_rel} [lib] name",
+            bpf.rel
+        );
+    }
+}
+
+/// The daemon is a library and thin binaries over it, on both sides: the
+/// rust_library builds Cargo's [lib] under the same crate name, and each
+/// daemon rust_binary links it and nothing the library does not also
+/// link (as Cargo's [[bin]] shares its package's dependencies).
+#[test]
+fn daemon_is_a_thin_binary_over_the_service_library() {
+    let (bpf, lib) = bp_module("rust_library", SERVICE_LIB);
+    let cargo_lib = Manifest::load(SERVICE_CARGO)
+        .lib()
+        .unwrap_or_else(|| panic!("{SERVICE_CARGO} has no [lib]"));
+    assert_eq!(
+        blueprint::string(&lib, "crate_name"),
+        Some(cargo_lib.name.as_str()),
+        "{} {SERVICE_LIB} crate_name vs {SERVICE_CARGO} [lib] name",
+        bpf.rel
+    );
+    assert_eq!(
+        blueprint::strings(&lib, "srcs")
+            .iter()
+            .map(|s| bpf.resolve(s))
+            .collect::<Vec<_>>(),
+        [format!("service/{}", cargo_lib.path)],
+        "{} {SERVICE_LIB} srcs vs {SERVICE_CARGO} [lib] path",
+        bpf.rel
+    );
+    assert!(
+        blueprint::boolean(&lib, "vendor") == Some(true)
+            || blueprint::boolean(&lib, "vendor_available") == Some(true),
+        "{}: {SERVICE_LIB} must be buildable for the vendor daemon (vendor or vendor_available)",
+        bpf.rel
+    );
+    let lib_deps: BTreeSet<String> = blueprint::strings(&lib, "rustlibs").into_iter().collect();
+    let (_, _, eager) = daemon();
+    let eager_name = blueprint::string(&eager, "name").expect("name").to_owned();
+    for name in [eager_name.clone(), format!("{eager_name}.lazy")] {
+        let (_, bin) = bp_module("rust_binary", &name);
+        let deps = blueprint::strings(&bin, "rustlibs");
+        assert!(
+            deps.iter().any(|d| d == SERVICE_LIB),
+            "{}: {name} does not link {SERVICE_LIB}",
+            bpf.rel
+        );
+        for dep in deps.iter().filter(|d| *d != SERVICE_LIB) {
+            assert!(
+                lib_deps.contains(dep),
+                "{}: {name} links {dep}, which {SERVICE_LIB} does not: {SERVICE_CARGO} has one \
+                 dependency list for both",
+                bpf.rel
+            );
+        }
+        assert!(
+            blueprint::strings(&bin, "proc_macros").is_empty(),
+            "{}: {name} has proc_macros; main.rs needs none, the library has them",
             bpf.rel
         );
     }

@@ -66,6 +66,10 @@ import vendor.enea.buffer.Region;
  * A reader that finds the sequence odd and the owner's process gone knows
  * the record is abandoned half-written: it must not use the bytes, and the
  * next publish repairs it.
+ *
+ * A region smaller than CONTROL_SIZE has no room for the control words: it
+ * has no layout, and getRegion() reports layoutVersion 0 for it. Clients
+ * use it as in V1 (word access only: no waiter count, no records).
  */
 @VintfStability
 interface IEneaBuffer {
@@ -123,7 +127,8 @@ interface IEneaBuffer {
     /**
      * The layout of the region's control words and records that this
      * service keeps (see the interface documentation); reported in
-     * Region.layoutVersion.
+     * Region.layoutVersion for every region of at least CONTROL_SIZE bytes
+     * (a smaller one reports 0: no layout).
      */
     const int LAYOUT_VERSION = 1;
 

@@ -33,7 +33,10 @@ parcelable Region {
 
     /**
      * The layout of the control words and records the service keeps in the
-     * region: IEneaBuffer.LAYOUT_VERSION of the service's build.
+     * region: IEneaBuffer.LAYOUT_VERSION of the service's build, or 0 (no
+     * layout: word access only, as in V1) if size < IEneaBuffer.CONTROL_SIZE,
+     * too small for the control words. A client must not touch offsets the
+     * layout reserves unless layoutVersion says they exist.
      */
     int layoutVersion;
 }
