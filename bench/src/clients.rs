@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use enea_buffer_client::{ConnectOptions, Connection, MapOptions, SharedBuffer, Transport};
 
 use crate::measure::{calibrate, gbps, median, monotonic_ns, per_call, timed};
-use crate::proto::{BinderPoint, BulkPoint, Count, FirstTouch, Job, Line, Wakes};
+use crate::proto::{BinderPoint, BulkPoint, Count, FirstTouch, Job, Line};
 use crate::{server, wake};
 
 /// Result of a role; the error is printed and fails the process.
@@ -304,8 +304,9 @@ fn records(job: &Job, min_round: Duration) -> Res<Vec<Line>> {
 }
 
 /// P6's waiter: sees the word at `offset` go 1, 2, … `rounds`, woken
-/// through the library's futex wait or polling every `poll_ms`.
-fn waiter(job: &Job) -> Res<Wakes> {
+/// through the library's futex wait or polling every `poll_ms`; returns
+/// when (CLOCK_MONOTONIC ns) it saw each value.
+fn waiter(job: &Job) -> Res<Vec<u64>> {
     let conn = connect(&job.socket)?;
     let shm = map(&conn, false)?;
     ready_then_go()?;
@@ -322,5 +323,5 @@ fn waiter(job: &Job) -> Res<Wakes> {
         }
         seen_ns.push(monotonic_ns());
     }
-    Ok(Wakes { seen_ns })
+    Ok(seen_ns)
 }

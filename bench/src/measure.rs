@@ -30,18 +30,11 @@ pub fn timed(rounds: usize, min: Duration, mut f: impl FnMut()) -> f64 {
     )
 }
 
-/// The median of `v` (NaN when empty).
+/// The median of `v`, the lower one of an even count (NaN when empty).
 pub fn median(v: &[f64]) -> f64 {
-    percentile(v, 50.0)
-}
-
-/// The `p`-th percentile of `v` (0 ≤ p ≤ 100) by nearest rank: the smallest
-/// sample with at least p % of the samples at or below it (NaN when empty).
-pub fn percentile(v: &[f64], p: f64) -> f64 {
     let mut s = v.to_vec();
     s.sort_by(f64::total_cmp);
-    let rank = (p / 100.0 * s.len() as f64).ceil() as usize;
-    s.get(rank.clamp(1, s.len().max(1)) - 1)
+    s.get(s.len().saturating_sub(1) / 2)
         .copied()
         .unwrap_or(f64::NAN)
 }
@@ -62,12 +55,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn percentiles_by_nearest_rank() {
+    fn medians() {
         let v: Vec<f64> = (1..=100).rev().map(f64::from).collect();
         assert_eq!(median(&v), 50.0);
         assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
-        assert_eq!(percentile(&v, 99.0), 99.0);
-        assert_eq!(percentile(&v, 0.0), 1.0);
         assert!(median(&[]).is_nan());
     }
 }

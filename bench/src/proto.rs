@@ -114,23 +114,6 @@ pub struct Count {
     pub count: u64,
 }
 
-/// P6's waiter: CLOCK_MONOTONIC ns at which it saw value `i + 1`.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
-pub struct Wakes {
-    pub seen_ns: Vec<u64>,
-}
-
-/// P6's binder listener: every callback, in arrival order.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
-pub struct Callbacks {
-    /// The values it was called with (must be 1, 2, …).
-    pub values: Vec<i32>,
-    /// CLOCK_MONOTONIC ns the writer put in each call.
-    pub sent_ns: Vec<u64>,
-    /// CLOCK_MONOTONIC ns at which each call reached the listener.
-    pub seen_ns: Vec<u64>,
-}
-
 /// How long the suite waits for a process's next line (a full run's
 /// longest client takes seconds; a hang still ends).
 const LONG: Duration = Duration::from_secs(600);

@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::clients::connect;
 use crate::measure::median;
-use crate::proto::{self, BinderPoint, BulkPoint, Count, FirstTouch, Job, Line, Wakes};
+use crate::proto::{self, BinderPoint, BulkPoint, Count, FirstTouch, Job, Line};
 use crate::{report, server, wake};
 
 /// Sizes and repetitions of one run.
@@ -288,13 +288,9 @@ fn wake_latencies(socket: &Path, rounds: usize, poll_ms: Option<u64>) -> Result<
         shm.store_u32(WAKE_OFFSET, round)
             .map_err(|e| e.to_string())?;
     }
-    let wakes: Wakes = proto::result(waiter)?;
+    let seen_ns: Vec<u64> = proto::result(waiter)?;
     let latency_us = |(a, b): (&u64, &u64)| b.saturating_sub(*a) as f64 / 1e3;
-    Ok(stored_ns
-        .iter()
-        .zip(&wakes.seen_ns)
-        .map(latency_us)
-        .collect())
+    Ok(stored_ns.iter().zip(&seen_ns).map(latency_us).collect())
 }
 
 /// Starts `n` counting processes, releases them together, returns the
@@ -413,36 +409,19 @@ fn loadavg() -> String {
 /// The host, the build and the run, in one line.
 fn machine(daemon: &Path, elapsed: Duration, load_start: &str) -> String {
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let cpu = cpuinfo
-        .lines()
-        .find_map(|l| l.strip_prefix("model name"))
-        .map_or("unknown CPU", |v| v.trim_start_matches([' ', '\t', ':']));
-    let memory = status_like("/proc/meminfo", "MemTotal:") as f64 / (1u64 << 20) as f64;
+    let cpu = cpuinfo.lines().find_map(|l| l.strip_prefix("model name"));
     let profile = daemon
         .parent()
         .and_then(Path::file_name)
         .unwrap_or_default();
     format!(
-        "{cpu} ({} CPUs), {memory:.0} GiB RAM, Linux {}, daemon from `{}`; {:.0} s wall; \
-         load average (1, 5, 15 min) {load_start} at the start, {} at the end",
+        "{} ({} CPUs), Linux {}, daemon from `{}`; {:.0} s wall; load average (1, 5, 15 min) \
+         {load_start} at the start, {} at the end",
+        cpu.map_or("unknown CPU", |v| v.trim_start_matches([' ', '\t', ':'])),
         std::thread::available_parallelism().map_or(0, |n| n.get()),
         rustix::system::uname().release().to_string_lossy(),
         profile.to_string_lossy(),
         elapsed.as_secs_f64(),
         loadavg(),
     )
-}
-
-/// The kB value of `field` in a /proc file of `Name: value kB` lines.
-fn status_like(path: &str, field: &str) -> u64 {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    text.lines()
-        .find_map(|l| {
-            l.strip_prefix(field)?
-                .split_whitespace()
-                .next()?
-                .parse()
-                .ok()
-        })
-        .unwrap_or(0)
 }

@@ -15,7 +15,7 @@ use rsbinder::{Client, Interface, Strong};
 use crate::aidl::vendor::enea::buffer::bench::IWakeListener::{BnWakeListener, IWakeListener};
 use crate::aidl::vendor::enea::buffer::bench::IWakeRegistrar::{BnWakeRegistrar, IWakeRegistrar};
 use crate::measure::monotonic_ns;
-use crate::proto::{self, Callbacks, Job};
+use crate::proto::{self, Job};
 use crate::server::wire;
 
 /// Name the writer publishes its registrar under.
@@ -46,8 +46,8 @@ impl IWakeRegistrar for Forward<Strong<dyn IWakeListener>> {
     }
 }
 
-/// (value, writer's ns, arrival ns) of one callback.
-type Call = (i32, u64, u64);
+/// (value, writer's ns, arrival ns) of one callback (CLOCK_MONOTONIC).
+pub type Call = (i32, u64, u64);
 
 impl IWakeListener for Forward<Call> {
     fn r#changed(&self, value: i32, sent_nanos: i64) -> rsbinder::BinderResult<()> {
@@ -85,29 +85,26 @@ pub fn callback_latencies(socket: &Path, rounds: usize) -> Result<Vec<f64>, Stri
                 .r#changed(value, monotonic_ns() as i64)
                 .map_err(|e| format!("changed({value}): {e}"))?;
         }
-        proto::result::<Callbacks>(peer)
+        proto::result::<Vec<Call>>(peer)
     })();
     guard.stop_and_join();
     let calls = result?;
-    if !calls.values.iter().copied().eq(1..=rounds as i32) {
+    let values: Vec<i32> = calls.iter().map(|c| c.0).collect();
+    if !values.iter().copied().eq(1..=rounds as i32) {
         return Err(format!(
-            "P6: the listener saw {:?}, not 1..={rounds} in order",
-            calls.values
+            "P6: the listener saw {values:?}, not 1..={rounds} in order"
         ));
     }
-    let latency = |(a, b): (&u64, &u64)| b.saturating_sub(*a) as f64 / 1e3;
     Ok(calls
-        .sent_ns
         .iter()
-        .zip(&calls.seen_ns)
-        .map(latency)
+        .map(|c| c.2.saturating_sub(c.1) as f64 / 1e3)
         .collect())
 }
 
 /// P6's listener process: registers with the registrar on `socket` over an
 /// RPC session with one incoming connection, prints `ready`, and returns
 /// the `rounds` callbacks it then gets.
-pub fn listen(socket: &Path, rounds: usize) -> Result<Callbacks, String> {
+pub fn listen(socket: &Path, rounds: usize) -> Result<Vec<Call>, String> {
     let client = Client::open_with(wire(socket), |o, _| {
         o.incoming_connections = Some(1);
         o.timeout = Some(TIMEOUT);
@@ -135,10 +132,5 @@ pub fn listen(socket: &Path, rounds: usize) -> Result<Callbacks, String> {
     if let Some(session) = client.session() {
         session.close_session();
     }
-    let seen = result?;
-    Ok(Callbacks {
-        values: seen.iter().map(|c| c.0).collect(),
-        sent_ns: seen.iter().map(|c| c.1).collect(),
-        seen_ns: seen.iter().map(|c| c.2).collect(),
-    })
+    result
 }
