@@ -49,7 +49,7 @@ struct Cli {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.job {
-        None => suite::run(cli.quick, &cli.out),
+        None => suite::run(cli.quick, &cli.out).and_then(|r| report::write(&r, &cli.out)),
         Some(json) => serde_json::from_str(&json)
             .map_err(|e| format!("bad --job {json}: {e}"))
             .and_then(|job| clients::run(&job)),

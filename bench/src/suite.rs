@@ -13,7 +13,7 @@ use serde::Serialize;
 use crate::clients::connect;
 use crate::measure::median;
 use crate::proto::{self, BinderPoint, BulkPoint, Count, FirstTouch, Job, Line};
-use crate::{report, server, wake};
+use crate::{server, wake};
 
 /// Sizes and repetitions of one run.
 #[derive(Clone, Debug, Default, Serialize)]
@@ -104,8 +104,8 @@ const RECORD_OFFSET: usize = 128;
 /// P7's record sizes: all fit, with the header, the region P1 maps (≥ 1 MiB).
 const RECORD_SIZES: &[usize] = &[64, 256, 1024, 4096];
 
-/// Runs the suite and writes the report to `out`.
-pub fn run(quick: bool, out: &Path) -> Result<(), String> {
+/// Runs the suite (output goes to `out`, created here).
+pub fn run(quick: bool, out: &Path) -> Result<Results, String> {
     let daemon_bin = daemon_binary()?;
     std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
     let started = Instant::now();
@@ -114,7 +114,7 @@ pub fn run(quick: bool, out: &Path) -> Result<(), String> {
     let mut results = measure_all(&plan, &fresh_dir())?;
     results.quick = quick;
     results.machine = machine(&daemon_bin, started.elapsed(), &load_start);
-    report::write(&results, out)
+    Ok(results)
 }
 
 /// The daemon binary, found as the tests' harness finds it: in
