@@ -14,43 +14,29 @@ pub fn per_call(iters: u64, mut f: impl FnMut()) -> f64 {
 /// How many calls of `f` make a batch of at least `min` (doubling; at least one).
 pub fn calibrate(min: Duration, mut f: impl FnMut()) -> u64 {
     let mut iters = 1u64;
-    loop {
-        let t = Instant::now();
-        for _ in 0..iters {
-            f();
-        }
-        if t.elapsed() >= min || iters >= 1 << 30 {
-            return iters;
-        }
+    while per_call(iters, &mut f) * (iters as f64) < min.as_secs_f64() && iters < 1 << 30 {
         iters *= 2;
     }
+    iters
 }
 
-/// The median of `v` (NaN when empty).
+/// Median seconds per call of `f` over `rounds` calibrated batches.
+pub fn timed(rounds: usize, min: Duration, mut f: impl FnMut()) -> f64 {
+    let iters = calibrate(min, &mut f);
+    median(
+        &(0..rounds)
+            .map(|_| per_call(iters, &mut f))
+            .collect::<Vec<_>>(),
+    )
+}
+
+/// The median of `v`, the lower one of an even count (NaN when empty).
 pub fn median(v: &[f64]) -> f64 {
-    if v.is_empty() {
-        return f64::NAN;
-    }
     let mut s = v.to_vec();
     s.sort_by(f64::total_cmp);
-    let n = s.len();
-    if n % 2 == 1 {
-        s[n / 2]
-    } else {
-        (s[n / 2 - 1] + s[n / 2]) / 2.0
-    }
-}
-
-/// The `p`-th percentile of `v` (0 ≤ p ≤ 100), nearest rank: the smallest
-/// sample with at least p % of the samples at or below it (NaN when empty).
-pub fn percentile(v: &[f64], p: f64) -> f64 {
-    if v.is_empty() {
-        return f64::NAN;
-    }
-    let mut s = v.to_vec();
-    s.sort_by(f64::total_cmp);
-    let rank = (p / 100.0 * s.len() as f64).ceil() as usize;
-    s[rank.clamp(1, s.len()) - 1]
+    s.get(s.len().saturating_sub(1) / 2)
+        .copied()
+        .unwrap_or(f64::NAN)
 }
 
 /// CLOCK_MONOTONIC in nanoseconds: comparable across processes on one machine.
@@ -69,29 +55,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn median_of_odd_even_and_empty() {
-        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
-        assert_eq!(median(&[4.0, 1.0, 3.0, 2.0]), 2.5);
-        assert!(median(&[]).is_nan());
-    }
-
-    #[test]
-    fn percentiles_by_nearest_rank() {
+    fn medians() {
         let v: Vec<f64> = (1..=100).rev().map(f64::from).collect();
-        assert_eq!(percentile(&v, 50.0), 50.0);
-        assert_eq!(percentile(&v, 99.0), 99.0);
-        assert_eq!(percentile(&v, 100.0), 100.0);
-        assert_eq!(percentile(&v, 0.0), 1.0);
-        assert_eq!(percentile(&[7.0], 90.0), 7.0);
-        assert!(percentile(&[], 50.0).is_nan());
-    }
-
-    #[test]
-    fn calibrate_reaches_the_minimum() {
-        let iters = calibrate(Duration::from_micros(200), || {
-            std::hint::black_box(monotonic_ns());
-        });
-        assert!(iters >= 1);
-        assert!(gbps(1_000_000_000, 1.0) == 1.0);
+        assert_eq!(median(&v), 50.0);
+        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
+        assert!(median(&[]).is_nan());
     }
 }

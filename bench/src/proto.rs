@@ -1,133 +1,158 @@
-//! What a client process reports back to the suite: one JSON line on stdout.
+//! What the suite and its processes exchange: the job a process is started
+//! with, and the one JSON line it prints back; and how the suite starts one.
 
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+use enea_buffer_tests::Interactive;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-/// P1, one transfer size: steady-state copies in one client process.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+/// A process's role and parameters (`--job`); each role reads what it needs.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Job {
+    /// `bulk`, `first-touch`, `binder-bulk`, `control`, `count-shm`,
+    /// `count-binder`, `records`, `waiter`, `wake-listener`, `server`, `pong`.
+    pub role: String,
+    /// The daemon's (or bench server's, or registrar's) socket.
+    pub socket: PathBuf,
+    /// The ping-pong peer's socket (P3).
+    pub pong: PathBuf,
+    /// Transfer or record sizes, bytes.
+    pub sizes: Vec<usize>,
+    /// Timed batches (or changes, P6).
+    pub rounds: usize,
+    /// Least duration of one timed batch, µs.
+    pub min_round_us: u64,
+    /// Byte offset of the word or record the role works on.
+    pub offset: usize,
+    /// Byte offset of the counter word (P4's no-waiter cost).
+    pub counter: usize,
+    /// Increments or calls to make (P4).
+    pub count: u64,
+    /// Poll every this many ms instead of waiting on the futex (P6).
+    pub poll_ms: Option<u64>,
+}
+
+/// One measured value of a row of targets.toml: the product's number
+/// against the baseline's, taken in the same run.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Line {
+    /// The row's key in targets.toml.
+    pub key: String,
+    /// Which instance of the row (a size, a process count), if it has several.
+    pub what: String,
+    /// The product's number, and the baseline's (the value is their ratio).
+    pub product: f64,
+    pub baseline: Option<f64>,
+    /// The unit of both numbers.
+    pub unit: String,
+    /// Whether the row's counts were exact (true for rows without counts).
+    pub exact: bool,
+}
+
+impl Line {
+    /// A line of row `key` whose counts, if any, were exact.
+    pub fn new(key: &str, what: String, product: f64, baseline: Option<f64>, unit: &str) -> Self {
+        let (key, unit) = (key.into(), unit.into());
+        Self {
+            key,
+            what,
+            product,
+            baseline,
+            unit,
+            exact: true,
+        }
+    }
+
+    /// The value its target judges: product / baseline, or the product alone.
+    pub fn value(&self) -> f64 {
+        self.baseline.map_or(self.product, |b| self.product / b)
+    }
+}
+
+/// P1 at one size: median seconds per copy.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct BulkPoint {
-    /// Bytes per copy.
     pub size: usize,
-    /// Median seconds per `memcpy` between two private buffers.
+    /// memcpy between two private buffers.
     pub memcpy_s: f64,
-    /// Median seconds per `SharedBuffer::write_at` into the mapped region.
+    /// `SharedBuffer::write_at` into the mapped region, steady state.
     pub shm_s: f64,
-    /// Copies per timed batch.
-    pub iters: u64,
-    /// Timed batches per method.
-    pub rounds: usize,
 }
 
-/// P1b, one region size: copies into a freshly mapped region.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+/// P1b at one region size: medians over fresh mappings.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct FirstTouch {
-    /// Bytes per copy (= the region's size).
     pub size: usize,
-    /// Median seconds per warm `memcpy` between private buffers (baseline).
+    /// Warm memcpy between private buffers (the baseline).
     pub memcpy_s: f64,
-    /// Median seconds of `conn.map()` (getBuffer + fstat + lazy mmap).
+    /// `map()`: getBuffer + fstat + lazy mmap.
     pub map_plain_s: f64,
-    /// Median seconds of the first `write_at` on that mapping (page faults included).
+    /// The first `write_at` on that mapping, page faults included.
     pub copy_plain_s: f64,
-    /// Median seconds of `conn.map_with(populate)` (the same + pre-faulting).
+    /// `map_with(populate)`: the same plus pre-faulting.
     pub map_populate_s: f64,
-    /// Median seconds of the first `write_at` on the pre-faulted mapping.
+    /// The first `write_at` on the pre-faulted mapping.
     pub copy_populate_s: f64,
-    /// Fresh mappings timed per variant.
-    pub rounds: usize,
 }
 
-/// P2, one transfer size: the same bytes through binder calls.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct BinderBulkPoint {
-    /// Bytes per transfer.
+/// P2 at one size: median seconds to move `size` bytes in `put` calls.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct BinderPoint {
     pub size: usize,
-    /// Bytes per `put` call.
-    pub chunk: usize,
-    /// Median seconds per transfer of `size` bytes.
     pub transfer_s: f64,
-    /// Transfers per timed batch.
-    pub iters: u64,
-    /// Timed batches.
-    pub rounds: usize,
 }
 
-/// P2: all sizes, plus the server's count of what arrived.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct BinderBulk {
-    /// One entry per size.
-    pub points: Vec<BinderBulkPoint>,
-    /// Bytes the client sent.
-    pub sent: u64,
-    /// Bytes the server says it received (must equal `sent`).
-    pub received: u64,
-}
-
-/// P3: the control path against a no-op call and the socket floor.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct Control {
-    /// Median seconds of `getBufferSize()` (no-argument call, same connection).
-    pub noop_s: f64,
-    /// Median seconds of `getBuffer()` and closing the fd, no mapping.
-    pub get_buffer_s: f64,
-    /// Median seconds of `map()` + drop: getBuffer + fstat + mmap + munmap + close.
-    pub map_cycle_s: f64,
-    /// Median seconds of a 1-byte Unix-socket ping-pong with another process.
-    pub pingpong_s: f64,
-    /// Calls per timed batch.
-    pub iters: u64,
-    /// Timed batches per operation.
-    pub rounds: usize,
-}
-
-/// P4, one counting process.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+/// P4, one counting process (CLOCK_MONOTONIC ns).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Count {
-    /// CLOCK_MONOTONIC ns when counting began.
     pub start_ns: u64,
-    /// CLOCK_MONOTONIC ns when counting ended.
     pub end_ns: u64,
-    /// Increments done.
     pub count: u64,
 }
 
-/// P7 at one record size: snapshot against read_at, same bytes.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct SnapshotPoint {
-    /// Payload bytes.
-    pub size: usize,
-    /// Median seconds of one `snapshot` (consistent copy, no writer).
-    pub snapshot_s: f64,
-    /// Median seconds of one `read_at` of the same bytes (may tear).
-    pub read_at_s: f64,
+/// How long the suite waits for a process's next line (a full run's
+/// longest client takes seconds; a hang still ends).
+const LONG: Duration = Duration::from_secs(600);
+
+/// Starts this binary as the process `job` describes, with `env` added.
+pub fn spawn(job: &Job, env: &[(&str, &str)]) -> Result<Interactive, String> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let json = serde_json::to_string(job).map_err(|e| e.to_string())?;
+    let mut cmd = Command::new(exe);
+    cmd.arg("--job").arg(json).envs(env.iter().copied());
+    Ok(Interactive::spawn(cmd))
 }
 
-/// P7, and P4's no-waiter cost: what the V2 data path costs one process.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct Records {
-    /// Snapshot against read_at, per size.
-    pub snapshots: Vec<SnapshotPoint>,
-    /// Median seconds of the library's `fetch_add_u32` with nobody waiting
-    /// (the atomic plus the waiter-count load).
-    pub fetch_add_s: f64,
-    /// Median seconds of a plain SeqCst `fetch_add` on the same word (V1's
-    /// data path: no waiter count to look at).
-    pub raw_fetch_add_s: f64,
+/// Waits for the process's `ready` line.
+pub fn ready(peer: &mut Interactive) -> Result<(), String> {
+    match peer.reply_within(LONG)?.as_str() {
+        "ready" => Ok(()),
+        other => Err(format!("expected `ready`, got {other:?}")),
+    }
 }
 
-/// P6, one waiting process: when it saw each change.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct Wakes {
-    /// CLOCK_MONOTONIC ns at which the waiter saw value `i + 1`.
-    pub seen_ns: Vec<u64>,
+/// Reads the process's JSON result line and waits for a successful exit.
+pub fn result<T: DeserializeOwned>(mut peer: Interactive) -> Result<T, String> {
+    let line = peer.reply_within(LONG)?;
+    let value = serde_json::from_str(&line).map_err(|e| format!("bad result {line:?}: {e}"))?;
+    finish(peer)?;
+    Ok(value)
 }
 
-/// P6's binder listener: every callback it got, in arrival order.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct Callbacks {
-    /// The values it was called with (must be 1, 2, …).
-    pub values: Vec<i32>,
-    /// CLOCK_MONOTONIC ns the writer put in each call, just before sending it.
-    pub sent_ns: Vec<u64>,
-    /// CLOCK_MONOTONIC ns at which each call reached the listener's method.
-    pub seen_ns: Vec<u64>,
+/// Says `quit` and waits for a successful exit.
+pub fn finish(peer: Interactive) -> Result<(), String> {
+    let pid = peer.pid();
+    match peer.finish() {
+        status if status.success() => Ok(()),
+        status => Err(format!("bench process {pid} failed: {status}")),
+    }
+}
+
+/// Runs `job` to completion and returns its result.
+pub fn run<T: DeserializeOwned>(job: &Job, env: &[(&str, &str)]) -> Result<T, String> {
+    result(spawn(job, env)?)
 }

@@ -1,1058 +1,464 @@
-//! The report: one summary table (ratios against same-run baselines, judged
-//! by the targets of `bench/targets.toml`), per-size and per-row tables,
-//! JSON, and an SVG plot of throughput vs size (plotters).
+//! The report: one generic line per measured value of each row of
+//! `bench/targets.toml` (value, target, met / missed / reported),
+//! throughput by size, the results as JSON, and an SVG of throughput
+//! against transfer size.
 
 use std::fmt::Write as _;
 use std::path::Path;
 
-use plotters::prelude::*;
-use plotters::style::text_anchor::{HPos, Pos, VPos};
 use serde::Serialize;
 
-use crate::measure::{gbps, median, percentile};
+use crate::clients::BINDER_CHUNK;
+use crate::measure::gbps;
+use crate::proto::{BinderPoint, FirstTouch, Line};
 use crate::suite::Results;
-use crate::targets::{row_id, Targets};
+use crate::targets::Targets;
 
 const MIB: usize = 1 << 20;
 
-/// One line of the summary table.
-#[derive(Clone, Debug, Serialize)]
-pub struct Row {
-    /// P1 … P7.
-    pub id: String,
-    /// The key of its target in `bench/targets.toml`.
-    pub key: String,
-    /// What is measured.
-    pub measure: String,
-    /// The product's number.
-    pub product: String,
-    /// The baseline's number (same run).
-    pub baseline: String,
-    /// product / baseline as the target states it.
-    pub ratio: Option<f64>,
-    /// The ratio as printed.
-    pub ratio_text: String,
-    /// The target.
-    pub target: String,
-    /// Whether the target is met (`None`: reported only).
-    pub met: Option<bool>,
-}
-
-/// Throughputs of one transfer size, GB/s.
-#[derive(Clone, Debug, Serialize)]
-pub struct SizeRow {
-    /// Bytes.
-    pub size: usize,
-    /// memcpy between private buffers.
-    pub memcpy: f64,
-    /// `write_at` into the mapped region, steady state.
-    pub region: f64,
-    /// First write into a fresh mapping (page faults included).
-    pub first_touch: Option<f64>,
-    /// The same, mapped with `populate` (pre-faulting counted).
-    pub first_touch_populated: Option<f64>,
-    /// memcpy at this size in the first-touch client (its baseline).
-    pub first_touch_memcpy: Option<f64>,
-    /// The same bytes through binder `put` calls.
-    pub binder: Option<f64>,
-    /// The same, glibc malloc tuned in both binder processes.
-    pub binder_tuned: Option<f64>,
-}
-
-/// What a fresh mapping costs per 4 KiB page, from P1b (ns).
-#[derive(Clone, Debug, Serialize)]
-pub struct PageCost {
-    /// Bytes (= region size).
-    pub size: usize,
-    /// Warm memcpy of one page's worth of bytes at this size.
-    pub memcpy_ns: f64,
-    /// Extra cost of a page faulted in by the first write (no populate).
-    pub fault_ns: f64,
-    /// Extra cost of pre-faulting a page (`populate`), paid in `map_with`.
-    pub prefault_ns: f64,
-    /// Copy into the pre-faulted fresh mapping, pre-faulting excluded, as a ratio to memcpy.
-    pub copy_after_populate_ratio: f64,
-    /// The best first-touch ratio pre-faulting allows even if the copy itself
-    /// ran at memcpy speed: memcpy / (memcpy + pre-fault).
-    pub populate_ceiling: f64,
-}
-
-/// Per-page costs of first touch, from P1b.
-pub fn page_costs(r: &Results) -> Vec<PageCost> {
-    r.first_touch
-        .iter()
-        .map(|f| {
-            let pages = (f.size as f64 / 4096.0).max(1.0);
-            let memcpy_ns = f.memcpy_s / pages * 1e9;
-            let prefault_ns = (f.map_populate_s - f.map_plain_s).max(0.0) / pages * 1e9;
-            PageCost {
-                size: f.size,
-                memcpy_ns,
-                fault_ns: (f.copy_plain_s - f.memcpy_s).max(0.0) / pages * 1e9,
-                prefault_ns,
-                copy_after_populate_ratio: f.memcpy_s / f.copy_populate_s,
-                populate_ceiling: memcpy_ns / (memcpy_ns + prefault_ns),
-            }
-        })
-        .collect()
+/// A line as judged by its row's target.
+#[derive(Debug, Serialize)]
+pub struct Row<'a> {
+    #[serde(flatten)]
+    pub line: &'a Line,
+    pub value: f64,
+    pub target: &'a str,
+    pub status: &'static str,
 }
 
 fn bytes(n: usize) -> String {
-    if n >= MIB && n % MIB == 0 {
-        format!("{} MiB", n / MIB)
-    } else if n >= 1024 && n % 1024 == 0 {
-        format!("{} KiB", n / 1024)
+    match n {
+        _ if n >= MIB && n % MIB == 0 => format!("{} MiB", n / MIB),
+        _ if n >= 1024 && n % 1024 == 0 => format!("{} KiB", n / 1024),
+        _ => format!("{n} B"),
+    }
+}
+
+/// Two decimals, or two significant digits below 1.
+fn num(x: f64) -> String {
+    if x.abs() >= 1.0 || x == 0.0 || !x.is_finite() {
+        format!("{x:.2}")
     } else {
-        format!("{n} B")
+        format!("{x:.*}", (1.0 - x.abs().log10().floor()) as usize)
     }
 }
 
-fn us(secs: f64) -> String {
-    format!("{:.1} µs", secs * 1e6)
+/// Pre-faulting: what `map_with(populate)` costs beyond `map()`.
+fn prefault(f: &FirstTouch) -> f64 {
+    (f.map_populate_s - f.map_plain_s).max(0.0)
 }
 
-/// A latency in µs, or in ms from 1 ms up.
-fn latency(secs: f64) -> String {
-    if secs >= 1e-3 {
-        format!("{:.1} ms", secs * 1e3)
-    } else {
-        us(secs)
-    }
+/// The line of `key` for the worst (lowest) product / baseline among
+/// (size, product, baseline) at S ≥ 1 MiB, or at the largest S if none is.
+fn worst(key: &str, points: impl Iterator<Item = (usize, f64, f64)>) -> Option<Line> {
+    let all: Vec<_> = points.collect();
+    let largest = all.iter().map(|p| p.0).max()?;
+    let (s, a, b) = all
+        .into_iter()
+        .filter(|p| p.0 >= MIB.min(largest))
+        .min_by(|x, y| (x.1 / x.2).total_cmp(&(y.1 / y.2)))?;
+    Some(Line::new(
+        key,
+        format!("S = {}", bytes(s)),
+        a,
+        Some(b),
+        "GB/s",
+    ))
 }
 
-fn rate(per_sec: f64) -> String {
-    if per_sec >= 1e6 {
-        format!("{:.1} M/s", per_sec / 1e6)
-    } else {
-        format!("{:.1} k/s", per_sec / 1e3)
-    }
-}
-
-fn check(met: Option<bool>) -> &'static str {
-    match met {
-        Some(true) => "✅ met",
-        Some(false) => "❌ missed",
-        None => "report",
-    }
-}
-
-/// Per-size throughputs from P1, P1b and P2.
-pub fn size_rows(r: &Results) -> Vec<SizeRow> {
-    r.bulk
-        .iter()
-        .map(|p| {
-            let ft = r.first_touch.iter().find(|f| f.size == p.size);
-            let bb = r.binder_bulk.points.iter().find(|b| b.size == p.size);
-            let bt = r.binder_bulk_tuned.points.iter().find(|b| b.size == p.size);
-            SizeRow {
-                size: p.size,
-                memcpy: gbps(p.size, p.memcpy_s),
-                region: gbps(p.size, p.shm_s),
-                first_touch: ft.map(|f| gbps(f.size, f.copy_plain_s)),
-                // Pre-faulting is what map_with(populate) costs beyond map().
-                first_touch_populated: ft.map(|f| {
-                    let prefault = (f.map_populate_s - f.map_plain_s).max(0.0);
-                    gbps(f.size, f.copy_populate_s + prefault)
-                }),
-                first_touch_memcpy: ft.map(|f| gbps(f.size, f.memcpy_s)),
-                binder: bb.map(|b| gbps(b.size, b.transfer_s)),
-                binder_tuned: bt.map(|b| gbps(b.size, b.transfer_s)),
-            }
-        })
-        .collect()
-}
-
-/// The rows a target speaks of: sizes ≥ 1 MiB (or the largest, if none is).
-fn large(rows: &[SizeRow]) -> Vec<&SizeRow> {
-    let big: Vec<&SizeRow> = rows.iter().filter(|s| s.size >= MIB).collect();
-    if big.is_empty() {
-        rows.iter().max_by_key(|s| s.size).into_iter().collect()
-    } else {
-        big
-    }
-}
-
-/// The worst (lowest) ratio over `rows`, with its row.
-fn worst<'a>(
-    rows: &[&'a SizeRow],
-    f: impl Fn(&SizeRow) -> Option<(f64, f64)>,
-) -> Option<(&'a SizeRow, f64, f64)> {
-    rows.iter()
-        .filter_map(|s| f(s).map(|(a, b)| (*s, a, b)))
-        .min_by(|x, y| (x.1 / x.2).total_cmp(&(y.1 / y.2)))
-}
-
-/// A row before its target is applied.
-struct Draft {
-    key: &'static str,
-    measure: String,
-    product: String,
-    baseline: String,
-    ratio: Option<f64>,
-    ratio_text: String,
-}
-
-impl Draft {
-    fn new(key: &'static str, measure: String, product: String, baseline: String) -> Self {
-        Self {
-            key,
-            measure,
-            product,
-            baseline,
-            ratio: None,
-            ratio_text: "—".into(),
+/// P1, P1b and P2, from the measurements by size (the other rows come as lines).
+fn size_lines(r: &Results) -> Vec<Line> {
+    let ft = |f: &FirstTouch, copy_s| (f.size, gbps(f.size, copy_s), gbps(f.size, f.memcpy_s));
+    let mut out: Vec<Line> = [
+        worst(
+            "P1",
+            r.bulk
+                .iter()
+                .map(|p| (p.size, gbps(p.size, p.shm_s), gbps(p.size, p.memcpy_s))),
+        ),
+        worst(
+            "P1b-fault",
+            r.first_touch.iter().map(|f| ft(f, f.copy_plain_s)),
+        ),
+        worst(
+            "P1b-populate",
+            r.first_touch
+                .iter()
+                .map(|f| ft(f, f.copy_populate_s + prefault(f))),
+        ),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    // Even a copy at memcpy speed reaches only memcpy / (memcpy + pre-fault).
+    if let Some(l) = out.iter_mut().find(|l| l.key == "P1b-populate") {
+        if let Some(f) = r
+            .first_touch
+            .iter()
+            .find(|f| l.what.ends_with(&bytes(f.size)))
+        {
+            let ceiling = f.memcpy_s / (f.memcpy_s + prefault(f));
+            l.what += &format!("; pre-faulting caps it at {ceiling:.2}");
         }
     }
-
-    /// Sets the ratio, printed with two decimals (two significant digits
-    /// below 0.01) and `unit`.
-    fn ratio(mut self, ratio: f64, unit: &str) -> Self {
-        self.ratio = Some(ratio);
-        self.ratio_text = if ratio.abs() >= 0.01 || ratio == 0.0 || !ratio.is_finite() {
-            format!("{ratio:.2}{unit}")
-        } else {
-            let decimals = (1.0 - ratio.abs().log10().floor()) as usize;
-            format!("{ratio:.decimals$}{unit}")
-        };
-        self
+    for (key, points) in [("P2", &r.binder), ("P2-tuned", &r.binder_tuned)] {
+        let p = points.iter().max_by_key(|p| p.size);
+        if let Some((p, region)) =
+            p.and_then(|p| Some((p, r.bulk.iter().find(|b| b.size == p.size)?)))
+        {
+            let (a, b) = (gbps(p.size, region.shm_s), gbps(p.size, p.transfer_s));
+            out.push(Line::new(
+                key,
+                format!("S = {}", bytes(p.size)),
+                a,
+                Some(b),
+                "GB/s",
+            ));
+        }
     }
-
-    /// Applies the target of the row's key to `value` (and `exact`).
-    fn judge(self, targets: &Targets, value: f64, exact: bool) -> Result<Row, String> {
-        let target = targets.get(self.key)?;
-        Ok(Row {
-            id: row_id(self.key).into(),
-            key: self.key.into(),
-            measure: self.measure,
-            product: self.product,
-            baseline: self.baseline,
-            ratio: self.ratio,
-            ratio_text: self.ratio_text,
-            target: target.text.clone(),
-            met: target.check(value, exact),
-        })
-    }
-
-    /// [`judge`](Self::judge) on the ratio.
-    fn judge_ratio(self, targets: &Targets, exact: bool) -> Result<Row, String> {
-        let value = self.ratio.unwrap_or(f64::NAN);
-        self.judge(targets, value, exact)
-    }
+    out
 }
 
-/// The summary table's rows, each judged by its target in `targets`.
-pub fn summary(r: &Results, targets: &Targets) -> Result<Vec<Row>, String> {
-    let sizes = size_rows(r);
-    let big = large(&sizes);
-    let range = if big.len() > 1 {
-        "worst of S ≥ 1 MiB".to_owned()
-    } else {
-        format!(
-            "S = {}",
-            big.first().map_or(String::new(), |s| bytes(s.size))
-        )
-    };
-    let mut rows = Vec::new();
-
-    if let Some((s, a, b)) = worst(&big, |s| Some((s.region, s.memcpy))) {
-        rows.push(
-            Draft::new(
-                "P1",
-                format!(
-                    "bulk copy into the mapped region, steady state ({range}: {})",
-                    bytes(s.size)
-                ),
-                format!("{a:.2} GB/s"),
-                format!("memcpy {b:.2} GB/s"),
-            )
-            .ratio(a / b, "")
-            .judge_ratio(targets, true)?,
-        );
-    }
-    if let Some((s, a, b)) = worst(&big, |s| s.first_touch.zip(s.first_touch_memcpy)) {
-        rows.push(
-            Draft::new(
-                "P1b-fault",
-                format!(
-                    "first touch, page faults included ({range}: {})",
-                    bytes(s.size)
-                ),
-                format!("{a:.2} GB/s"),
-                format!("memcpy {b:.2} GB/s"),
-            )
-            .ratio(a / b, "")
-            .judge_ratio(targets, true)?,
-        );
-    }
-    let costs = page_costs(r);
-    if let Some((s, a, b)) = worst(&big, |s| s.first_touch_populated.zip(s.first_touch_memcpy)) {
-        let ceiling = costs
-            .iter()
-            .find(|c| c.size == s.size)
-            .map_or(f64::NAN, |c| c.populate_ceiling);
-        rows.push(
-            Draft::new(
-                "P1b-populate",
-                format!(
-                    "first touch, `MapOptions {{ populate: true }}`, pre-faulting counted \
-                     ({range}: {}; ceiling set by the kernel's pre-fault cost: {ceiling:.2})",
-                    bytes(s.size)
-                ),
-                format!("{a:.2} GB/s"),
-                format!("memcpy {b:.2} GB/s"),
-            )
-            .ratio(a / b, "")
-            .judge_ratio(targets, true)?,
-        );
-    }
-    if let Some(s) = sizes
+/// Every line in targets.toml's order, judged by its row's target (not in
+/// a quick run); an error if a row has no line or a line no row.
+pub fn judge<'a>(
+    lines: &'a [Line],
+    targets: &'a Targets,
+    quick: bool,
+) -> Result<Vec<Row<'a>>, String> {
+    if let Some(stray) = lines
         .iter()
-        .filter(|s| s.binder.is_some())
-        .max_by_key(|s| s.size)
+        .find(|l| !targets.iter().any(|(k, _)| k == l.key))
     {
-        let b = s.binder.unwrap_or(f64::NAN);
-        rows.push(
-            Draft::new(
-                "P2",
-                format!(
-                    "shared memory vs the same bytes as binder `byte[]` calls (S = {})",
-                    bytes(s.size)
-                ),
-                format!("region {:.2} GB/s", s.region),
-                format!("binder {b:.3} GB/s"),
-            )
-            .ratio(s.region / b, "×")
-            .judge_ratio(targets, true)?,
-        );
-        let t = s.binder_tuned.unwrap_or(f64::NAN);
-        rows.push(
-            Draft::new(
-                "P2-tuned",
-                format!(
-                    "the same, binder at its best: glibc malloc tuned so rsbinder's \
-                     per-call buffers stop page-faulting (S = {})",
-                    bytes(s.size)
-                ),
-                format!("region {:.2} GB/s", s.region),
-                format!("binder {t:.3} GB/s"),
-            )
-            .ratio(s.region / t, "×")
-            .judge_ratio(targets, true)?,
-        );
+        return Err(format!("targets.toml has no row {}", stray.key));
     }
-    let c = &r.control;
-    rows.push(
-        Draft::new(
-            "P3",
-            "control path: getBuffer + map + unmap + close".into(),
-            us(c.map_cycle_s),
-            format!("getBufferSize() {}", us(c.noop_s)),
-        )
-        .ratio(c.map_cycle_s / c.noop_s, "×")
-        .judge_ratio(targets, true)?,
-    );
-    rows.push(
-        Draft::new(
-            "P3-floor",
-            "no-op binder call vs the Unix-socket round-trip floor".into(),
-            format!("getBufferSize() {}", us(c.noop_s)),
-            format!("1-byte ping-pong {}", us(c.pingpong_s)),
-        )
-        .ratio(c.noop_s / c.pingpong_s, "×")
-        .judge_ratio(targets, true)?,
-    );
-    for k in &r.counter {
-        let exact = |e: bool| if e { "exact" } else { "WRONG" };
-        rows.push(
-            Draft::new(
-                "P4",
-                format!(
-                    "shared counter, {} process{}",
-                    k.processes,
-                    if k.processes == 1 { "" } else { "es" }
-                ),
-                format!("{} atomic, {}", rate(k.shm_rate), exact(k.shm_exact)),
-                format!(
-                    "{} binder calls, {}",
-                    rate(k.binder_rate),
-                    exact(k.binder_exact)
-                ),
-            )
-            .ratio(k.shm_rate / k.binder_rate, "×")
-            .judge_ratio(targets, k.shm_exact && k.binder_exact)?,
-        );
-    }
-    let rec = &r.records;
-    let per_s = |secs: f64| rate(1.0 / secs);
-    rows.push(
-        Draft::new(
-            "P4-no-waiter",
-            "1 process, nobody waiting: fetch_add_u32 (atomic + waiter check) vs a plain atomic"
-                .into(),
-            format!("{} fetch_add_u32", per_s(rec.fetch_add_s)),
-            format!("{} fetch_add", per_s(rec.raw_fetch_add_s)),
-        )
-        .ratio(rec.raw_fetch_add_s / rec.fetch_add_s, "×")
-        .judge_ratio(targets, true)?,
-    );
-    let d = &r.daemon;
-    let mib = |b: u64| b as f64 / MIB as f64;
-    rows.push(
-        Draft::new(
-            "P5-rss",
-            "daemon RSS after start (anon + file + shmem)".into(),
-            format!(
-                "{:.2} MiB ({:.2} + {:.2} + {:.2}; PSS {:.2}), {} threads",
-                mib(d.start.rss),
-                mib(d.start.rss_anon),
-                mib(d.start.rss_file),
-                mib(d.start.rss_shmem),
-                mib(d.start.pss),
-                d.start.threads
-            ),
-            "—".into(),
-        )
-        .judge(targets, mib(d.start.rss), true)?,
-    );
-    let growth = d.after.rss as f64 / d.start.rss as f64 - 1.0;
-    let mut grown = Draft::new(
-        "P5-rss-growth",
-        format!("daemon RSS after {} clients came and went", d.clients),
-        format!("{:.2} MiB, {} threads", mib(d.after.rss), d.after.threads),
-        format!("{:.2} MiB after start", mib(d.start.rss)),
-    );
-    grown.ratio = Some(1.0 + growth);
-    grown.ratio_text = format!("{:+.1} %", growth * 100.0);
-    rows.push(grown.judge(targets, growth * 100.0, true)?);
-    let fd_growth = d.after.fds as i64 - d.start.fds as i64;
-    let mut fds = Draft::new(
-        "P5-fds",
-        format!("daemon fds after {} clients came and went", d.clients),
-        format!("{} fds", d.after.fds),
-        format!("{} fds after start", d.start.fds),
-    );
-    fds.ratio_text = format!("{fd_growth:+}");
-    rows.push(fds.judge(targets, fd_growth as f64, true)?);
-    let ready = median(&d.ready_ms);
-    rows.push(
-        Draft::new(
-            "P5-ready",
-            format!(
-                "exec → first successful client call (median of {})",
-                d.ready_ms.len()
-            ),
-            format!("{ready:.1} ms"),
-            "—".into(),
-        )
-        .judge(targets, ready, true)?,
-    );
-    let w = &r.wakeup;
-    let (futex, binder, poll) = (median(&w.futex_s), median(&w.binder_s), median(&w.poll_s));
-    rows.push(
-        Draft::new(
-            "P6",
-            format!(
-                "wake-up latency writer → waiter (median of {}): futex vs a oneway binder \
-                 callback to a registered listener",
-                w.futex_s.len()
-            ),
-            format!("futex {}", latency(futex)),
-            format!("binder callback {}", latency(binder)),
-        )
-        .ratio(futex / binder, "×")
-        .judge_ratio(targets, true)?,
-    );
-    rows.push(
-        Draft::new(
-            "P6-poll",
-            format!(
-                "wake-up latency writer → waiter: futex vs 100 ms polling (median of {})",
-                w.poll_s.len()
-            ),
-            format!("futex {}", latency(futex)),
-            format!("polling {}", latency(poll)),
-        )
-        .ratio(futex / poll, "×")
-        .judge_ratio(targets, true)?,
-    );
-    for p in &rec.snapshots {
-        rows.push(
-            Draft::new(
-                "P7",
-                format!(
-                    "snapshot vs read_at, {} (throughput of snapshot relative to read_at)",
-                    bytes(p.size)
-                ),
-                format!(
-                    "snapshot {:.0} ns ({:.2} GB/s)",
-                    p.snapshot_s * 1e9,
-                    gbps(p.size, p.snapshot_s)
-                ),
-                format!(
-                    "read_at {:.0} ns ({:.2} GB/s)",
-                    p.read_at_s * 1e9,
-                    gbps(p.size, p.read_at_s)
-                ),
-            )
-            .ratio(p.read_at_s / p.snapshot_s, "×")
-            .judge_ratio(targets, true)?,
-        );
+    let mut rows = Vec::new();
+    for (key, target) in targets.iter() {
+        let before = rows.len();
+        for line in lines.iter().filter(|l| l.key == key) {
+            let value = line.value();
+            let status = match (line.exact, quick, target.check(value, line.exact)) {
+                (false, ..) => "counts WRONG",
+                (true, true, _) => "not judged (quick run)",
+                (true, false, Some(true)) => "✅ met",
+                (true, false, Some(false)) => "❌ missed",
+                (true, false, None) => "reported",
+            };
+            rows.push(Row {
+                line,
+                value,
+                target: &target.text,
+                status,
+            });
+        }
+        if rows.len() == before {
+            return Err(format!("row {key} of targets.toml was not measured"));
+        }
     }
     Ok(rows)
 }
 
-fn summary_table(rows: &[Row]) -> String {
+/// The rows as a Markdown table.
+fn summary(rows: &[Row], targets: &Targets) -> String {
     let mut t = String::from(
-        "| Row | Measure | Product | Baseline (same run) | Ratio | Target | Status |\n\
-         |---|---|---|---|---|---|---|\n",
+        "| Row | Value | Measured | Target | Status | Product vs baseline (same run) |\n\
+         |---|---|---:|---|---|---|\n",
     );
-    for r in rows {
+    for Row {
+        line: l,
+        value,
+        target,
+        status,
+    } in rows
+    {
+        let t_ = targets.iter().find(|(k, _)| *k == l.key).map(|(_, t)| t);
+        let (what, unit) = t_.map_or(("", ""), |t| (t.value.as_str(), t.unit.as_str()));
+        let instance = if l.what.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", l.what)
+        };
+        let numbers = match l.baseline {
+            Some(b) => format!("{} vs {} {}", num(l.product), num(b), l.unit),
+            None => format!("{} {}", num(l.product), l.unit),
+        };
         let _ = writeln!(
             t,
-            "| {} | {} | {} | {} | {} | {} | {} |",
-            r.id,
-            r.measure,
-            r.product,
-            r.baseline,
-            r.ratio_text,
-            r.target,
-            check(r.met)
+            "| {} | {what}{instance} | {}{unit} | {target} | {status} | {numbers} |",
+            l.key,
+            num(*value)
         );
     }
     t
 }
 
-fn size_table(rows: &[SizeRow]) -> String {
-    let opt = |v: Option<f64>, base: Option<f64>| match (v, base) {
-        (Some(v), Some(b)) => format!("{v:.2} ({:.2})", v / b),
-        (Some(v), None) => format!("{v:.3}"),
-        _ => "—".into(),
-    };
-    let mut t = String::from(
-        "| S | memcpy GB/s | region, steady GB/s (ratio) | first touch GB/s (ratio) | \
-         first touch, populate GB/s (ratio) | binder put GB/s | region / binder | \
-         binder put, tuned malloc GB/s | region / tuned binder |\n\
-         |---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
-    );
-    for s in rows {
-        let _ = writeln!(
-            t,
-            "| {} | {:.2} | {:.2} ({:.2}) | {} | {} | {} | {} | {} | {} |",
-            bytes(s.size),
-            s.memcpy,
-            s.region,
-            s.region / s.memcpy,
-            opt(s.first_touch, s.first_touch_memcpy),
-            opt(s.first_touch_populated, s.first_touch_memcpy),
-            opt(s.binder, None),
-            s.binder
-                .map_or("—".into(), |b| format!("{:.0}×", s.region / b)),
-            opt(s.binder_tuned, None),
-            s.binder_tuned
-                .map_or("—".into(), |b| format!("{:.1}×", s.region / b)),
-        );
-    }
-    t
-}
-
-fn page_table(costs: &[PageCost]) -> String {
-    let mut t = String::from(
-        "| S | memcpy ns per 4 KiB | fault ns per page (no populate) | pre-fault ns per page \
-         (populate) | copy after populate / memcpy | ceiling with pre-fault |\n\
-         |---:|---:|---:|---:|---:|---:|\n",
-    );
-    for c in costs {
-        let _ = writeln!(
-            t,
-            "| {} | {:.0} | {:.0} | {:.0} | {:.2} | {:.2} |",
-            bytes(c.size),
-            c.memcpy_ns,
-            c.fault_ns,
-            c.prefault_ns,
-            c.copy_after_populate_ratio,
-            c.populate_ceiling
-        );
-    }
-    t
-}
-
-fn control_table(r: &Results) -> String {
-    let c = &r.control;
-    format!(
-        "| Operation (median per call) | µs | × no-op call |\n|---|---:|---:|\n\
-         | 1-byte Unix-socket ping-pong (floor) | {:.1} | {:.2} |\n\
-         | `getBufferSize()` (no-op call) | {:.1} | 1.00 |\n\
-         | `getBuffer()` + close | {:.1} | {:.2} |\n\
-         | `map()` + drop (getBuffer + fstat + mmap + munmap + close) | {:.1} | {:.2} |\n",
-        c.pingpong_s * 1e6,
-        c.pingpong_s / c.noop_s,
-        c.noop_s * 1e6,
-        c.get_buffer_s * 1e6,
-        c.get_buffer_s / c.noop_s,
-        c.map_cycle_s * 1e6,
-        c.map_cycle_s / c.noop_s,
-    )
-}
-
-fn wake_table(r: &Results) -> String {
-    let w = &r.wakeup;
-    let mut t = String::from(
-        "| Path | samples | p50 µs | p90 µs | p99 µs | max µs |\n|---|---:|---:|---:|---:|---:|\n",
-    );
-    for (name, v) in [
-        ("futex (`wait_u32_change`)", &w.futex_s),
-        (
-            "oneway binder callback to a registered listener",
-            &w.binder_s,
-        ),
-        ("polling every 100 ms", &w.poll_s),
-    ] {
-        let _ = writeln!(
-            t,
-            "| {name} | {} | {:.1} | {:.1} | {:.1} | {:.1} |",
-            v.len(),
-            percentile(v, 50.0) * 1e6,
-            percentile(v, 90.0) * 1e6,
-            percentile(v, 99.0) * 1e6,
-            percentile(v, 100.0) * 1e6,
-        );
-    }
-    t
-}
-
-fn targets_table(targets: &Targets) -> Result<String, String> {
-    let mut t = String::from("| Row key | Value judged | Target |\n|---|---|---|\n");
-    for key in targets.keys() {
-        let target = targets.get(key)?;
-        let _ = writeln!(t, "| {key} | {} | {} |", target.value, target.text);
-    }
-    Ok(t)
-}
-
-fn load(l: &[f64; 3]) -> String {
-    format!("{:.2} {:.2} {:.2}", l[0], l[1], l[2])
-}
-
-fn machine_line(r: &Results) -> String {
-    let m = &r.machine;
-    format!(
-        "{} run on {} ({} CPUs), {:.0} GiB RAM, Linux {}, `{}` profile; {:.0} s wall; \
-         load average (1, 5, 15 min) {} at the start, {} at the end.",
-        r.mode,
-        m.cpu,
-        m.cpus,
-        m.memory as f64 / (1u64 << 30) as f64,
-        m.kernel,
-        m.profile,
-        r.elapsed_s,
-        load(&r.load_start),
-        load(&r.load_end),
-    )
-}
-
-/// The whole Markdown report.
-pub fn markdown(r: &Results, rows: &[Row], targets: &Targets) -> Result<String, String> {
-    Ok(format!(
-        "# vendor.enea.buffer benchmark\n\n{}\n\n## Summary\n\n{}\n\
-         ## Throughput by transfer size (GB/s; ratio to memcpy in the same client process)\n\n{}\n\
-         ## First touch: what a fresh mapping costs per page\n\n{}\n\
-         ## Control path\n\n{}\n\
-         ## Wake-up latency, writer → waiter (P6)\n\n{}\n\
-         ## Targets (bench/targets.toml)\n\n{}\n\
-         Notes: every ratio compares numbers taken in the same run, most of them in the same \
-         process and interleaved. First touch copies into a fresh mapping of a region of exactly \
-         S bytes; with `populate` the pre-faulting (what `map_with(populate)` costs beyond `map()`) \
-         is counted. Binder `put` moves {} `byte[]` chunks to a bench-only server configured as the \
-         daemon is (tokio, 2 workers, RPC on a Unix socket, android-13+ wire). Wake-up latency \
-         is CLOCK_MONOTONIC in the writer just before the store (futex, polling) or the oneway \
-         call (binder) to CLOCK_MONOTONIC in the waiter once it sees the value; the binder \
-         listener registered itself with the writer over RPC on a Unix socket and is called back \
-         on its incoming connection.\n",
-        machine_line(r),
-        summary_table(rows),
-        size_table(&size_rows(r)),
-        page_table(&page_costs(r)),
-        control_table(r),
-        wake_table(r),
-        targets_table(targets)?,
-        bytes(crate::clients::BINDER_CHUNK),
-    ))
-}
-
-/// One line of the throughput chart: its legend, colour and value per size.
-type Series = (&'static str, RGBColor, fn(&SizeRow) -> Option<f64>);
-
-/// The throughput chart's lines.
-const SERIES: [Series; 6] = [
-    (
-        "memcpy, private buffers (baseline)",
-        RGBColor(0x55, 0x55, 0x55),
-        |s| Some(s.memcpy),
-    ),
-    (
-        "shared region, steady state (write_at)",
-        RGBColor(0x1f, 0x77, 0xb4),
-        |s| Some(s.region),
-    ),
-    (
-        "shared region, first touch",
-        RGBColor(0xff, 0x7f, 0x0e),
-        |s| s.first_touch,
-    ),
-    (
-        "shared region, first touch, populate",
-        RGBColor(0x2c, 0xa0, 0x2c),
-        |s| s.first_touch_populated,
-    ),
-    ("binder byte[] calls", RGBColor(0xd6, 0x27, 0x28), |s| {
-        s.binder
-    }),
-    (
-        "binder byte[] calls, tuned malloc",
-        RGBColor(0x94, 0x67, 0xbd),
-        |s| s.binder_tuned,
-    ),
+/// The throughput series by size: legend and colour.
+const SERIES: [(&str, &str); 6] = [
+    ("memcpy, private buffers (baseline)", "#555555"),
+    ("shared region, steady state (write_at)", "#1f77b4"),
+    ("shared region, first touch", "#ff7f0e"),
+    ("shared region, first touch, populate", "#2ca02c"),
+    ("binder byte[] calls", "#d62728"),
+    ("binder byte[] calls, tuned malloc", "#9467bd"),
 ];
 
-/// A decade label: 0.1, 1, 10, 100 …
-fn decade(exponent: f64) -> String {
-    let e = exponent.round() as i32;
-    if (exponent - f64::from(e)).abs() > 1e-6 {
-        return String::new();
-    }
-    format!("{}", 10f64.powi(e))
+/// GB/s of each [`SERIES`] at each transfer size of P1.
+fn by_size(r: &Results) -> Vec<(usize, [Option<f64>; 6])> {
+    let binder = |v: &[BinderPoint], s| {
+        v.iter()
+            .find(|b| b.size == s)
+            .map(|b| gbps(s, b.transfer_s))
+    };
+    let rows = r.bulk.iter().map(|p| {
+        let (s, ft) = (p.size, r.first_touch.iter().find(|f| f.size == p.size));
+        let values = [
+            Some(gbps(s, p.memcpy_s)),
+            Some(gbps(s, p.shm_s)),
+            ft.map(|f| gbps(s, f.copy_plain_s)),
+            ft.map(|f| gbps(s, f.copy_populate_s + prefault(f))),
+            binder(&r.binder, s),
+            binder(&r.binder_tuned, s),
+        ];
+        (s, values)
+    });
+    rows.collect()
 }
 
-/// A size label at log2(S) = `exponent`, on whole powers of two only.
-fn power_of_two(exponent: f64) -> String {
-    let e = exponent.round();
-    if (exponent - e).abs() > 1e-6 || !(0.0..63.0).contains(&e) {
-        return String::new();
+fn size_table(rows: &[(usize, [Option<f64>; 6])]) -> String {
+    let mut t = format!(
+        "| S | {} |\n|---:|{}\n",
+        SERIES.map(|s| s.0).join(" | "),
+        "---:|".repeat(6)
+    );
+    for (size, values) in rows {
+        let cells = values.map(|v| v.map_or("—".into(), |v| format!("{v:.3}")));
+        let _ = writeln!(t, "| {} | {} |", bytes(*size), cells.join(" | "));
     }
-    bytes(1usize << e as u32)
+    t
 }
 
-/// Throughput against transfer size, log–log, drawn with plotters' SVG
-/// backend (text stays `<text>`: no font is needed to draw it).
-pub fn svg(r: &Results) -> Result<String, String> {
-    let rows = size_rows(r);
+/// Throughput against transfer size, log–log, as a self-contained SVG.
+pub fn svg(r: &Results) -> String {
+    let rows = by_size(r);
+    let plotted = |v: &Option<f64>| v.filter(|v| v.is_finite() && *v > 0.0);
     let values: Vec<f64> = rows
         .iter()
-        .flat_map(|s| SERIES.iter().filter_map(move |(_, _, f)| f(s)))
-        .filter(|v| v.is_finite() && *v > 0.0)
+        .flat_map(|(_, v)| v.iter().filter_map(plotted))
         .collect();
-    let ymin = values
+    let ylo = values
         .iter()
         .copied()
         .fold(f64::INFINITY, f64::min)
         .log10()
         .floor();
-    let ymin = if ymin.is_finite() { ymin } else { 0.0 };
-    let ymax = values
+    let ylo = if ylo.is_finite() { ylo } else { 0.0 };
+    let yhi = values
         .iter()
         .copied()
         .fold(0.0, f64::max)
         .log10()
         .ceil()
-        .max(ymin + 1.0);
-    let xmin = (rows.first().map_or(1, |s| s.size) as f64).log2();
-    let xmax = (rows.last().map_or(2, |s| s.size) as f64)
+        .max(ylo + 1.0);
+    let xlo = (rows.first().map_or(1, |r| r.0) as f64).log2();
+    let xhi = (rows.last().map_or(2, |r| r.0) as f64)
         .log2()
-        .max(xmin + 1.0);
-    let err = |e: DrawingAreaErrorKind<std::io::Error>| e.to_string();
-    let mut out = String::new();
-    {
-        let root = SVGBackend::with_string(&mut out, (820, 560)).into_drawing_area();
-        root.fill(&WHITE).map_err(err)?;
-        let (top, legend) = root.split_vertically(440);
-        let mut chart = ChartBuilder::on(&top)
-            .caption(
-                format!(
-                    "vendor.enea.buffer: throughput vs transfer size ({} run)",
-                    r.mode
-                ),
-                ("sans-serif", 16),
-            )
-            .margin(12)
-            .margin_right(36) // room for the last size label, centred on the edge
-            .x_label_area_size(44)
-            .y_label_area_size(56)
-            .build_cartesian_2d(xmin..xmax, ymin..ymax)
-            .map_err(err)?;
-        chart
-            .configure_mesh()
-            .x_labels(((xmax - xmin) as usize + 1).min(16))
-            .y_labels((ymax - ymin) as usize + 1)
-            .x_label_formatter(&|v| power_of_two(*v))
-            .y_label_formatter(&|v| decade(*v))
-            .x_desc("transfer size S (log scale)")
-            .y_desc("GB/s (log scale)")
-            .max_light_lines(0)
-            .bold_line_style(RGBColor(0xdd, 0xdd, 0xdd))
-            .label_style(("sans-serif", 12))
-            .draw()
-            .map_err(err)?;
-        for (i, (name, color, f)) in SERIES.iter().enumerate() {
-            let points: Vec<(f64, f64)> = rows
-                .iter()
-                .filter_map(|s| {
-                    f(s).filter(|v| v.is_finite() && *v > 0.0)
-                        .map(|v| ((s.size as f64).log2(), v.log10()))
-                })
-                .collect();
-            if points.is_empty() {
-                continue;
-            }
-            chart
-                .draw_series(LineSeries::new(points, color.filled().stroke_width(2)).point_size(3))
-                .map_err(err)?;
-            let y = 14 + 18 * i as i32;
-            legend
-                .draw(&PathElement::new(
-                    vec![(70, y), (94, y)],
-                    color.stroke_width(3),
-                ))
-                .map_err(err)?;
-            legend
-                .draw(&Text::new(
-                    *name,
-                    (100, y),
-                    ("sans-serif", 12)
-                        .into_font()
-                        .color(&BLACK)
-                        .pos(Pos::new(HPos::Left, VPos::Center)),
-                ))
-                .map_err(err)?;
-        }
-        root.present().map_err(err)?;
+        .max(xlo + 1.0);
+    let x = |size: usize| 80.0 + ((size as f64).log2() - xlo) / (xhi - xlo) * 690.0;
+    let y = |v: f64| 400.0 - (v.log10() - ylo) / (yhi - ylo) * 350.0;
+    let mut s = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"820\" height=\"580\" \
+         font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"820\" height=\"580\" fill=\"white\"/>\n\
+         <text x=\"410\" y=\"24\" text-anchor=\"middle\" font-size=\"16\">vendor.enea.buffer: \
+         throughput vs transfer size ({} run)</text>\n\
+         <text x=\"425\" y=\"445\" text-anchor=\"middle\">transfer size S (log scale)</text>\n\
+         <text x=\"20\" y=\"225\" text-anchor=\"middle\" transform=\"rotate(-90 20 225)\">GB/s (log scale)</text>\n",
+        if r.quick { "quick, not a measurement" } else { "full" }
+    );
+    for e in ylo as i32..=yhi as i32 {
+        let (yy, label) = (y(10f64.powi(e)), 10f64.powi(e));
+        let _ = writeln!(
+            s,
+            "<line x1=\"80\" x2=\"770\" y1=\"{yy:.1}\" y2=\"{yy:.1}\" stroke=\"#ddd\"/>"
+        );
+        let _ = writeln!(
+            s,
+            "<text x=\"74\" y=\"{:.1}\" text-anchor=\"end\">{label}</text>",
+            yy + 4.0
+        );
     }
-    Ok(out)
+    for (size, _) in &rows {
+        let (xx, label) = (x(*size), bytes(*size));
+        let _ = writeln!(
+            s,
+            "<line x1=\"{xx:.1}\" x2=\"{xx:.1}\" y1=\"50\" y2=\"400\" stroke=\"#ddd\"/>"
+        );
+        let _ = writeln!(
+            s,
+            "<text x=\"{xx:.1}\" y=\"418\" text-anchor=\"middle\">{label}</text>"
+        );
+    }
+    for (i, (name, colour)) in SERIES.iter().enumerate() {
+        let point = |(size, v): &(usize, [Option<f64>; 6])| {
+            plotted(&v[i]).map(|v| format!("{:.1},{:.1}", x(*size), y(v)))
+        };
+        let points: Vec<String> = rows.iter().filter_map(point).collect();
+        let (ly, stroke) = (470 + 18 * i, format!("stroke=\"{colour}\""));
+        let _ = writeln!(
+            s,
+            "<polyline points=\"{}\" fill=\"none\" {stroke} stroke-width=\"2\"/>",
+            points.join(" ")
+        );
+        let _ = writeln!(
+            s,
+            "<line x1=\"80\" x2=\"104\" y1=\"{ly}\" y2=\"{ly}\" {stroke} stroke-width=\"3\"/>"
+        );
+        let _ = writeln!(s, "<text x=\"110\" y=\"{}\">{name}</text>", ly + 4);
+    }
+    s + "</svg>\n"
 }
 
-/// Writes table.md, results.json and throughput.svg to `out` and prints the tables.
+/// The whole Markdown report.
+fn markdown(r: &Results, rows: &[Row], targets: &Targets) -> String {
+    let banner = match r.quick {
+        true => {
+            "**Quick run: these numbers are not measurements.** Every row ran with tiny sizes \
+                 and few iterations, to show that it runs and that its counts are exact; no target \
+                 is judged. Run without `--quick` to measure.\n\n"
+        }
+        false => "",
+    };
+    format!(
+        "# vendor.enea.buffer benchmark\n\n{banner}{} run on {}.\n\n## Rows\n\n{}\n\
+         ## Throughput by transfer size (GB/s)\n\n{}\n![throughput vs transfer size](throughput.svg)\n\n\
+         Every ratio compares numbers taken in the same run, most in the same process and \
+         interleaved. First touch copies into a fresh mapping of a region of exactly S bytes; with \
+         `populate` the pre-faulting is counted. Binder `put` moves {} `byte[]` chunks to a \
+         bench-only server configured as the daemon is (tokio, 2 workers, RPC on a Unix socket, \
+         android-13+ wire). Wake-up latency runs from CLOCK_MONOTONIC in the writer just before the \
+         store (futex, polling) or the oneway call to a listener registered with the writer \
+         (binder) to CLOCK_MONOTONIC in the waiter once it sees the value.\n",
+        if r.quick { "Quick" } else { "Full" },
+        r.machine,
+        summary(rows, targets),
+        size_table(&by_size(r)),
+        bytes(BINDER_CHUNK),
+    )
+}
+
+/// Writes table.md, results.json and throughput.svg to `out` and prints the
+/// report; an error if any row's counts were wrong.
 pub fn write(r: &Results, out: &Path) -> Result<(), String> {
     let targets = Targets::builtin()?;
-    let rows = summary(r, &targets)?;
-    let md = markdown(r, &rows, &targets)?;
-    let json = serde_json::to_string_pretty(&serde_json::json!({
-        "summary": rows,
-        "by_size": size_rows(r),
-        "first_touch_per_page": page_costs(r),
-        "results": r,
-    }))
-    .map_err(|e| e.to_string())?;
-    let put = |name: &str, text: &str| {
+    let lines: Vec<Line> = r.lines.iter().cloned().chain(size_lines(r)).collect();
+    let rows = judge(&lines, &targets, r.quick)?;
+    let md = markdown(r, &rows, &targets);
+    let json = serde_json::to_string_pretty(&serde_json::json!({ "rows": rows, "results": r }))
+        .map_err(|e| e.to_string())?;
+    for (name, text) in [
+        ("table.md", &md),
+        ("results.json", &json),
+        ("throughput.svg", &svg(r)),
+    ] {
         let p = out.join(name);
-        std::fs::write(&p, text).map_err(|e| format!("{}: {e}", p.display()))
-    };
-    put("table.md", &md)?;
-    put("results.json", &json)?;
-    put("throughput.svg", &svg(r)?)?;
-    println!("{md}");
+        std::fs::write(&p, text).map_err(|e| format!("{}: {e}", p.display()))?;
+    }
     println!(
-        "wrote {}, {} and {}",
-        out.join("table.md").display(),
-        out.join("results.json").display(),
-        out.join("throughput.svg").display()
+        "{md}\nwrote table.md, results.json and throughput.svg to {}",
+        out.display()
     );
-    Ok(())
+    let mut wrong: Vec<&str> = lines
+        .iter()
+        .filter(|l| !l.exact)
+        .map(|l| l.key.as_str())
+        .collect();
+    wrong.dedup();
+    match wrong.is_empty() {
+        true => Ok(()),
+        false => Err(format!("wrong counts in rows {}", wrong.join(", "))),
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeSet;
-
     use super::*;
-    use crate::procs::Footprint;
-    use crate::proto::{
-        BinderBulk, BinderBulkPoint, BulkPoint, Control, FirstTouch, Records, SnapshotPoint,
-    };
-    use crate::suite::{Counter, Daemon, Machine, Plan, Wakeup};
+    use crate::proto::BulkPoint;
 
-    /// A run's results with made-up numbers (the quick plan's shape).
+    /// Results with made-up numbers: one size, one line per other row.
     fn sample() -> Results {
-        let plan = Plan::quick();
-        let secs = |size: usize, gbps: f64| size as f64 / (gbps * 1e9);
-        let binder = |gbps: f64| BinderBulk {
-            points: plan
-                .sizes
-                .iter()
-                .map(|&size| BinderBulkPoint {
-                    size,
-                    chunk: size,
-                    transfer_s: secs(size, gbps),
-                    iters: 1,
-                    rounds: 1,
-                })
-                .collect(),
-            sent: 1,
-            received: 1,
+        let (size, memcpy_s) = (MIB, 1e-4);
+        let (map_plain_s, map_populate_s, copy_plain_s, copy_populate_s) = (1e-5, 2e-5, 4e-4, 2e-4);
+        let ft = FirstTouch {
+            size,
+            memcpy_s,
+            map_plain_s,
+            copy_plain_s,
+            map_populate_s,
+            copy_populate_s,
         };
-        let footprint = Footprint {
-            rss: 3 << 20,
-            fds: 15,
-            ..Footprint::default()
-        };
+        let binder = vec![BinderPoint {
+            size,
+            transfer_s: 1e-2,
+        }];
+        let mut lines = vec![Line::new("P4", String::new(), 100.0, Some(0.1), "M/s")];
+        for key in [
+            "P3",
+            "P3-floor",
+            "P4-no-waiter",
+            "P5-rss",
+            "P5-ready",
+            "P6",
+            "P6-poll",
+            "P7",
+        ] {
+            lines.push(Line::new(key, String::new(), 1.0, Some(10.0), "x"));
+        }
         Results {
-            mode: "test".into(),
-            machine: Machine {
-                cpu: "cpu".into(),
-                cpus: 2,
-                memory: 1 << 30,
-                kernel: "6.0".into(),
-                profile: "release".into(),
-            },
-            bulk: plan
-                .sizes
-                .iter()
-                .map(|&size| BulkPoint {
-                    size,
-                    memcpy_s: secs(size, 30.0),
-                    shm_s: secs(size, 29.0),
-                    iters: 1,
-                    rounds: 1,
-                })
-                .collect(),
-            first_touch: plan
-                .sizes
-                .iter()
-                .map(|&size| FirstTouch {
-                    size,
-                    memcpy_s: secs(size, 30.0),
-                    map_plain_s: 1e-5,
-                    copy_plain_s: secs(size, 8.0),
-                    map_populate_s: 2e-5,
-                    copy_populate_s: secs(size, 25.0),
-                    rounds: 1,
-                })
-                .collect(),
-            binder_bulk: binder(0.7),
-            binder_bulk_tuned: binder(1.5),
-            control: Control {
-                noop_s: 11e-6,
-                get_buffer_s: 13e-6,
-                map_cycle_s: 14e-6,
-                pingpong_s: 4.5e-6,
-                iters: 1,
-                rounds: 1,
-            },
-            counter: plan
-                .processes
-                .iter()
-                .map(|&processes| Counter {
-                    processes,
-                    shm_rate: 1.5e8,
-                    shm_final: 1,
-                    shm_exact: true,
-                    binder_rate: 1e5,
-                    binder_final: 1,
-                    binder_exact: true,
-                })
-                .collect(),
-            records: Records {
-                snapshots: vec![SnapshotPoint {
-                    size: 64,
-                    snapshot_s: 20e-9,
-                    read_at_s: 10e-9,
-                }],
-                fetch_add_s: 6e-9,
-                raw_fetch_add_s: 5e-9,
-            },
-            wakeup: Wakeup {
-                futex_s: vec![20e-6, 30e-6, 25e-6],
-                binder_s: vec![100e-6, 120e-6, 110e-6],
-                poll_s: vec![0.05, 0.02, 0.09],
-            },
-            daemon: Daemon {
-                ready_ms: vec![6.0, 7.0, 5.0],
-                start: footprint,
-                after: footprint,
-                clients: 50,
-                touched: 50,
-            },
-            elapsed_s: 1.0,
-            load_start: [0.5, 0.4, 0.3],
-            load_end: [0.6, 0.4, 0.3],
-            plan,
+            bulk: vec![BulkPoint {
+                size,
+                memcpy_s,
+                shm_s: 2e-4,
+            }],
+            first_touch: vec![ft],
+            binder_tuned: binder.clone(),
+            binder,
+            lines,
+            ..Results::default()
         }
     }
 
     #[test]
-    fn every_row_has_a_target_and_every_target_a_row() {
-        let targets = Targets::builtin().unwrap();
-        let rows = summary(&sample(), &targets).unwrap();
-        let used: BTreeSet<&str> = rows.iter().map(|r| r.key.as_str()).collect();
-        let listed: BTreeSet<&str> = targets.keys().collect();
-        assert_eq!(used, listed);
-        for row in &rows {
-            assert_eq!(row.id, row_id(&row.key));
-            assert_eq!(row.target, targets.get(&row.key).unwrap().text);
-        }
+    fn every_row_is_measured_and_judged_by_its_target() {
+        let (r, targets) = (sample(), Targets::builtin().unwrap());
+        let lines: Vec<Line> = r.lines.iter().cloned().chain(size_lines(&r)).collect();
+        let rows = judge(&lines, &targets, false).unwrap();
+        assert_eq!(
+            (rows[0].line.key.as_str(), rows[0].line.what.as_str()),
+            ("P1", "S = 1 MiB")
+        );
+        assert_eq!((rows[0].value, rows[0].status), (0.5, "❌ missed"));
+        let status = |key: &str| rows.iter().find(|r| r.line.key == key).unwrap().status;
+        assert_eq!(
+            (status("P4"), status("P6"), status("P6-poll")),
+            ("✅ met", "✅ met", "reported")
+        );
+        let partial = Targets::parse("[P1]\nvalue = \"x\"\ntext = \"t\"\n").unwrap();
+        assert!(judge(&lines, &partial, false).is_err());
+        assert!(judge(&lines[..3], &targets, false).is_err());
     }
 
     #[test]
-    fn a_row_without_a_target_fails_the_report() {
-        let targets = Targets::parse("[P1]\nvalue = \"x\"\ntext = \"report\"\n").unwrap();
-        assert!(summary(&sample(), &targets).is_err());
-    }
-
-    #[test]
-    fn the_targets_judge_the_rows() {
-        let targets = Targets::builtin().unwrap();
-        let met = |r: &Results, key: &str| -> Vec<Option<bool>> {
-            summary(r, &targets)
-                .unwrap()
-                .into_iter()
-                .filter(|row| row.key == key)
-                .map(|row| row.met)
-                .collect()
-        };
+    fn a_quick_run_judges_nothing_but_the_counts() {
         let mut r = sample();
-        // futex 25 µs against a 110 µs callback: 0.23 ≤ 0.25.
-        assert_eq!(met(&r, "P6"), [Some(true)]);
-        assert_eq!(met(&r, "P6-poll"), [None]);
-        r.wakeup.futex_s = vec![30e-6];
-        assert_eq!(met(&r, "P6"), [Some(false)]);
-        assert!(met(&r, "P4").iter().all(|m| *m == Some(true)));
-        r.counter[1].binder_exact = false;
-        assert_eq!(met(&r, "P4")[1], Some(false));
-        assert_eq!(met(&r, "P5-fds"), [Some(true)]);
-        r.daemon.after.fds += 1;
-        assert_eq!(met(&r, "P5-fds"), [Some(false)]);
-    }
-
-    #[test]
-    fn small_ratios_keep_two_significant_digits() {
-        let d = || Draft::new("P1", String::new(), String::new(), String::new());
-        assert_eq!(d().ratio(0.254, "×").ratio_text, "0.25×");
-        assert_eq!(d().ratio(0.000183, "×").ratio_text, "0.00018×");
-        assert_eq!(d().ratio(0.0123, "").ratio_text, "0.01");
-        assert_eq!(d().ratio(2568.5, "×").ratio_text, "2568.50×");
-        assert_eq!(latency(63.0e-3), "63.0 ms");
-        assert_eq!(latency(11.5e-6), "11.5 µs");
-    }
-
-    #[test]
-    fn the_report_has_the_wake_up_table_and_the_load() {
-        let r = sample();
-        let targets = Targets::builtin().unwrap();
-        let md = markdown(&r, &summary(&r, &targets).unwrap(), &targets).unwrap();
-        assert!(md.contains("| oneway binder callback to a registered listener | 3 | 110.0 |"));
-        assert!(md.contains("load average (1, 5, 15 min) 0.50 0.40 0.30 at the start"));
-        assert!(md
-            .contains("| P6 | futex wake-up / oneway binder callback, median latency | ≤ 0.25× |"));
-    }
-
-    #[test]
-    fn the_chart_is_svg_with_text_not_glyphs() {
-        let svg = svg(&sample()).unwrap();
-        assert!(svg.contains("<svg"));
-        assert!(svg.contains("<text"));
-        for (name, _, _) in SERIES {
-            assert!(svg.contains(name), "no legend for {name}");
-        }
-        for label in ["4 KiB", "64 KiB", "1 MiB", "GB/s (log scale)"] {
-            assert!(svg.contains(label), "no {label}");
-        }
+        r.quick = true;
+        r.lines[0].exact = false;
+        let dir = std::env::temp_dir().join(format!("enea-bench-report-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        assert!(write(&r, &dir).is_err(), "a wrong count must fail the run");
+        let md = std::fs::read_to_string(dir.join("table.md")).unwrap();
+        assert!(md.contains("these numbers are not measurements"));
+        assert!(!md.contains('❌') && !md.contains("missed") && md.contains("counts WRONG"));
+        let svg = std::fs::read_to_string(dir.join("throughput.svg")).unwrap();
+        assert!(svg.contains("<polyline") && svg.contains("1 MiB") && svg.contains(SERIES[5].0));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

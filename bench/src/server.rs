@@ -1,7 +1,7 @@
 //! The bench server (IBufferBench over RPC on a Unix socket, configured as
 //! the daemon is) and the ping-pong peer that measures the socket floor.
 
-use std::io::{BufRead, Read, Write};
+use std::io::{Read, Write};
 use std::os::unix::net::UnixListener;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -78,11 +78,13 @@ impl IBufferBenchAsyncService for BenchService {
     }
 }
 
-fn wire(socket: &Path) -> Uri {
+/// The daemon's wire: RPC on a Unix socket, android-13+ header.
+pub fn wire(socket: &Path) -> Uri {
     Uri::new(Endpoint::unix(socket)).with_wire(WireProfile::Android13Plus(WireVersion::MAX))
 }
 
-/// Serves IBufferBench on `socket` until stdin closes; prints `ready` once serving.
+/// Serves IBufferBench on `socket` until stdin says `quit` or closes;
+/// prints `ready` once serving.
 pub fn serve(socket: &Path) -> Result<(), String> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(RUNTIME_THREADS)
@@ -105,8 +107,8 @@ pub fn serve(socket: &Path) -> Result<(), String> {
         .map_err(|s| format!("cannot serve on {}: {s:?}", socket.display()))?;
     println!("ready");
     std::io::stdout().flush().map_err(|e| e.to_string())?;
-    // The suite holds our stdin: its end (or the suite's) ends the server.
-    let _ = std::io::stdin().lock().read_to_end(&mut Vec::new());
+    // The suite holds our stdin: its `quit` (or the suite's end) ends the server.
+    let _ = std::io::stdin().read_line(&mut String::new());
     guard.stop_and_join();
     Ok(())
 }
@@ -137,14 +139,4 @@ pub fn pong(socket: &Path) -> Result<(), String> {
         }
     }
     Ok(())
-}
-
-/// Reads one line from `input` (for the suite's ready/go handshakes).
-pub fn read_line(input: &mut impl BufRead) -> Result<String, String> {
-    let mut line = String::new();
-    match input.read_line(&mut line) {
-        Ok(0) => Err("unexpected end of input".into()),
-        Ok(_) => Ok(line.trim_end().to_owned()),
-        Err(e) => Err(e.to_string()),
-    }
 }

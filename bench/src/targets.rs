@@ -1,19 +1,19 @@
-//! The targets of the summary rows: a data table (`bench/targets.toml`,
-//! built into the binary and parsed at run time), not code.
+//! The targets of the rows: a data table (`bench/targets.toml`, built into
+//! the binary and parsed at run time), not code.
 
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-/// The table as shipped.
-pub const TABLE: &str = include_str!("../targets.toml");
-
 /// One row key's target.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Target {
-    /// What the row's measured value is (documentation only).
+    /// What the row's measured value is.
     pub value: String,
+    /// Printed after the value (`×`, ` ms`, …).
+    #[serde(default)]
+    pub unit: String,
     /// The value must be at least this.
     pub at_least: Option<f64>,
     /// The value must be at most this.
@@ -26,7 +26,7 @@ pub struct Target {
 }
 
 impl Target {
-    /// Whether `value` meets the target (`None`: reported only). `exact`
+    /// Whether `value` meets the target (`None`: reported only); `exact`
     /// is whether the row's counts were exact (ignored unless required).
     pub fn check(&self, value: f64, exact: bool) -> Option<bool> {
         if self.at_least.is_none() && self.at_most.is_none() {
@@ -38,12 +38,9 @@ impl Target {
     }
 }
 
-/// Row key → target, and the keys in the order the table lists them.
+/// The rows' targets, in the table's order.
 #[derive(Clone, Debug)]
-pub struct Targets {
-    map: BTreeMap<String, Target>,
-    order: Vec<String>,
-}
+pub struct Targets(Vec<(String, Target)>);
 
 impl Targets {
     /// Parses `text` (the format of `bench/targets.toml`).
@@ -58,8 +55,7 @@ impl Targets {
                 return Err(format!("targets.toml: [{key}] has no text"));
             }
         }
-        // The table's own order (the report lists the targets so): its
-        // `[key]` header lines, which name every key exactly once.
+        // The table's own order: its `[key]` header lines, which must name every key once.
         let order: Vec<String> = text
             .lines()
             .filter_map(|l| l.trim().strip_prefix('[')?.strip_suffix(']'))
@@ -70,30 +66,24 @@ impl Targets {
         if !sorted.iter().eq(map.keys()) {
             return Err("targets.toml: write each row as a `[key]` table of its own".into());
         }
-        Ok(Self { map, order })
+        let mut map = map;
+        Ok(Self(
+            order
+                .into_iter()
+                .filter_map(|k| map.remove_entry(&k))
+                .collect(),
+        ))
     }
 
     /// The table built into the binary.
     pub fn builtin() -> Result<Self, String> {
-        Self::parse(TABLE)
+        Self::parse(include_str!("../targets.toml"))
     }
 
-    /// The target of row `key`.
-    pub fn get(&self, key: &str) -> Result<&Target, String> {
-        self.map
-            .get(key)
-            .ok_or_else(|| format!("targets.toml has no target for row {key}"))
+    /// Every row key and its target, in the table's order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Target)> {
+        self.0.iter().map(|(k, t)| (k.as_str(), t))
     }
-
-    /// Every row key the table has, in the table's order.
-    pub fn keys(&self) -> impl Iterator<Item = &str> {
-        self.order.iter().map(String::as_str)
-    }
-}
-
-/// The row id a key is printed as: `P1b-populate` → `P1b`.
-pub fn row_id(key: &str) -> &str {
-    key.split_once('-').map_or(key, |(id, _)| id)
 }
 
 #[cfg(test)]
@@ -101,14 +91,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_builtin_table_parses() {
+    fn the_builtin_table_parses_in_order() {
         let t = Targets::builtin().unwrap();
-        assert_eq!(t.get("P6").unwrap().at_most, Some(0.25));
-        assert!(t.get("P4").unwrap().exact);
-        assert!(t.get("nope").is_err());
-        let keys: Vec<&str> = t.keys().collect();
+        let keys: Vec<&str> = t.iter().map(|(k, _)| k).collect();
         assert_eq!(keys[..3], ["P1", "P1b-fault", "P1b-populate"]);
         assert_eq!(keys.last(), Some(&"P7"));
+        let p4 = t.iter().find(|(k, _)| *k == "P4").unwrap().1;
+        assert!(p4.exact);
+        assert_eq!(p4.unit, "×");
     }
 
     #[test]
@@ -119,14 +109,13 @@ mod tests {
              [C]\nvalue = \"z\"\ntext = \"report\"\n",
         )
         .unwrap();
-        let a = t.get("A").unwrap();
+        let [a, b, c] = [0, 1, 2].map(|i| t.0[i].1.clone());
         assert_eq!(a.check(2.0, true), Some(true));
         assert_eq!(a.check(2.0, false), Some(false));
         assert_eq!(a.check(1.9, true), Some(false));
-        let b = t.get("B").unwrap();
         assert_eq!(b.check(0.25, false), Some(true));
         assert_eq!(b.check(0.26, true), Some(false));
-        assert_eq!(t.get("C").unwrap().check(1e9, true), None);
+        assert_eq!(c.check(1e9, true), None);
     }
 
     #[test]
@@ -135,12 +124,5 @@ mod tests {
         assert!(Targets::parse("[A]\nvalue = \"x\"\nexact = true\ntext = \"t\"\n").is_err());
         assert!(Targets::parse("[A]\nvalue = \"x\"\ntext = \" \"\n").is_err());
         assert!(Targets::parse("A = { value = \"x\", text = \"t\" }\n").is_err());
-    }
-
-    #[test]
-    fn row_ids() {
-        assert_eq!(row_id("P1b-populate"), "P1b");
-        assert_eq!(row_id("P4"), "P4");
-        assert_eq!(row_id("P5-rss-growth"), "P5");
     }
 }

@@ -5,6 +5,7 @@
 
 pub mod bins;
 pub mod daemon;
+pub mod footprint;
 pub mod initrc;
 pub mod probe;
 pub mod record;
