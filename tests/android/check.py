@@ -109,15 +109,27 @@ def bp_list(body, key):
 
 
 def product_modules():
-    """name -> (type, srcs, crate_name, rustlibs + proc_macros) from Android.bp."""
+    """name -> (type, srcs, crate_name, rustlibs + proc_macros) from Android.bp,
+    each module with its `defaults` applied as Soong applies them (a value
+    the module sets wins; lists are the defaults' followed by its own)."""
+    modules = list(blueprint_modules((REPO / "Android.bp").read_text()))
+    defaults = {bp_string(body, "name"): body for kind, body in modules if kind.endswith("_defaults")}
     found = {}
-    for kind, body in blueprint_modules((REPO / "Android.bp").read_text()):
+    for kind, body in modules:
         name = bp_string(body, "name")
         if name in PRODUCT:
             if kind != PRODUCT[name][0]:
                 raise CheckFailed(f"Android.bp: {name} is a {kind}, expected {PRODUCT[name][0]}")
-            found[name] = (kind, bp_list(body, "srcs"), bp_string(body, "crate_name"),
-                           bp_list(body, "rustlibs") + bp_list(body, "proc_macros"))
+            bodies = []
+            for d in bp_list(body, "defaults"):
+                if d not in defaults:
+                    raise CheckFailed(f"Android.bp: {name} names defaults {d}, which it does not define")
+                bodies.append(defaults[d])
+            bodies.append(body)
+            string = lambda key: next((v for b in reversed(bodies) if (v := bp_string(b, key))), None)
+            lists = lambda key: [v for b in bodies for v in bp_list(b, key)]
+            found[name] = (kind, bp_list(body, "srcs") or lists("srcs"), string("crate_name"),
+                           lists("rustlibs") + lists("proc_macros"))
     missing = set(PRODUCT) - set(found)
     if missing:
         raise CheckFailed(f"Android.bp has no module {', '.join(sorted(missing))}")

@@ -1,6 +1,7 @@
 //! Android.bp files, parsed with the `android_bp` Blueprint parser.
 
 use android_bp::{BluePrint, Module, Value};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 /// One parsed Android.bp, with where it lives (Soong resolves a module's
@@ -10,16 +11,21 @@ pub struct BpFile {
     pub rel: String,
     /// The directory of that file, relative to the root ("" for the top).
     pub dir: String,
-    /// The parsed file.
+    /// The parsed file, every module with its `defaults` applied as Soong
+    /// applies them.
     pub bp: BluePrint,
+    /// The parsed file as written.
+    pub raw: BluePrint,
 }
 
 impl BpFile {
     /// Parses `rel` (relative to the repository root).
     pub fn load(rel: &str) -> BpFile {
         let text = crate::read(rel);
-        let bp =
+        let raw =
             BluePrint::parse(&text).unwrap_or_else(|e| panic!("{rel}: not valid Blueprint: {e}"));
+        let mut bp = raw.clone();
+        apply_defaults(rel, &mut bp);
         let dir = Path::new(rel)
             .parent()
             .map(|p| p.to_string_lossy().into_owned())
@@ -28,6 +34,7 @@ impl BpFile {
             rel: rel.to_owned(),
             dir,
             bp,
+            raw,
         }
     }
 
@@ -51,6 +58,38 @@ impl BpFile {
     /// Absolute path of a property value.
     pub fn abs(&self, value: &str) -> PathBuf {
         crate::repo_root().join(self.resolve(value))
+    }
+}
+
+/// Soong's `defaults`: a module gets each property of the defaults modules
+/// it names that it does not set itself; lists are the defaults' followed
+/// by its own. The defaults must be in the same file (ours are).
+fn apply_defaults(rel: &str, bp: &mut BluePrint) {
+    let defaults: HashMap<String, Module> = bp
+        .modules
+        .iter()
+        .filter(|m| m.typ.ends_with("_defaults"))
+        .filter_map(|m| Some((m.get_string("name")?.clone(), m.clone())))
+        .collect();
+    for m in &mut bp.modules {
+        for name in strings(m, "defaults") {
+            let d = defaults
+                .get(&name)
+                .unwrap_or_else(|| panic!("{rel}: defaults {name:?} is not defined in this file"));
+            for (key, value) in d.entries.iter().filter(|(k, _)| *k != "name") {
+                match (m.entries.get_mut(key), value) {
+                    (None, v) => {
+                        m.entries.insert(key.clone(), v.clone());
+                    }
+                    (Some(Value::Array(own)), Value::Array(inherited)) => {
+                        let mut merged = inherited.clone();
+                        merged.append(own);
+                        *own = merged;
+                    }
+                    (Some(_), _) => {} // the module's own value wins
+                }
+            }
+        }
     }
 }
 
