@@ -36,12 +36,12 @@ fn label(contexts_rel: &str, path: &str) -> Option<String> {
         sepolicy::contexts(&read(contexts_rel)).unwrap_or_else(|e| panic!("{contexts_rel}: {e}"));
     lines
         .iter()
-        .filter(|l| {
+        .rev()
+        .find(|l| {
             regex::Regex::new(&format!("^(?:{})$", l.key))
                 .unwrap_or_else(|e| panic!("{contexts_rel}:{}: bad regex: {e}", l.line))
                 .is_match(path)
         })
-        .last()
         .map(|l| l.ty.clone())
 }
 
