@@ -1,96 +1,16 @@
 //! Connecting to the service and fetching mappings of its region.
 
+use std::io::Read;
 use std::os::fd::OwnedFd;
-use std::path::PathBuf;
-use std::time::Duration;
+use std::os::unix::net::UnixStream;
 
+use crate::buffer::{KeepAlive, ReadOnlyBuffer, SharedBuffer};
 use crate::error::{Error, Result};
-use crate::mapping::{Layout, MapOptions, Mapping, ReadOnlyBuffer, SharedBuffer, CONTROL_SIZE};
+use crate::layout::Layout;
+use crate::mapping::{MapOptions, Mapping};
+use crate::options::{ConnectOptions, TransportKind};
 use crate::platform::{self, IEneaBuffer, Keepalive, Status, Strong};
 use crate::verify::{self, VerifiedFd};
-
-/// Which transport to look for the service on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Transport {
-    /// Kernel binder if the service is registered there, else the Unix socket.
-    Auto,
-    /// Kernel binder through the service manager only.
-    Binder,
-    /// rsbinder RPC over a Unix socket only.
-    Socket,
-}
-
-impl std::str::FromStr for Transport {
-    type Err = String;
-
-    /// Parses `auto`, `binder` or `socket`, as the CLI flags spell them.
-    fn from_str(text: &str) -> std::result::Result<Self, String> {
-        match text {
-            "auto" => Ok(Transport::Auto),
-            "binder" => Ok(Transport::Binder),
-            "socket" => Ok(Transport::Socket),
-            _ => Err(format!(
-                "'{text}' is not a transport: use auto, binder or socket"
-            )),
-        }
-    }
-}
-
-/// The transport a connection actually uses.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TransportKind {
-    /// Kernel binder driver.
-    KernelBinder,
-    /// RPC over a Unix socket, fds passed with SCM_RIGHTS.
-    UnixSocket,
-}
-
-impl std::fmt::Display for TransportKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            TransportKind::KernelBinder => "kernel binder",
-            TransportKind::UnixSocket => "unix socket (rsbinder RPC)",
-        })
-    }
-}
-
-/// Where and how to connect.
-#[derive(Clone, Debug)]
-pub struct ConnectOptions {
-    /// Transport to use.
-    pub transport: Transport,
-    /// Socket path for the socket transport.
-    pub socket: PathBuf,
-    /// Binder device; `None` tries /dev/binderfs/binder, then /dev/binder.
-    pub binder_device: Option<PathBuf>,
-    /// Service instance (`default`).
-    pub instance: String,
-    /// How long a silent daemon may keep a call waiting (socket transport).
-    pub timeout: Duration,
-    /// Prepare the connection for [`Connection::link_to_death`]: a binder
-    /// looper thread (kernel) or a callback connection (RPC).
-    pub death_notifications: bool,
-}
-
-impl Default for ConnectOptions {
-    fn default() -> Self {
-        Self {
-            transport: Transport::Auto,
-            socket: enea_buffer_common::client_socket(),
-            binder_device: None,
-            instance: "default".into(),
-            timeout: Duration::from_secs(10),
-            death_notifications: false,
-        }
-    }
-}
-
-impl ConnectOptions {
-    /// The full service name: `<descriptor>/<instance>`.
-    pub fn service_name(&self) -> String {
-        enea_buffer_common::service_name(&self.instance)
-    }
-}
 
 /// The instance names `options` can reach: the service manager's declared
 /// instances of IEneaBuffer (VINTF), or, on a socket, the one it serves.
@@ -159,11 +79,6 @@ impl Connection {
         self.transport
     }
 
-    /// What keeps the service reachable (for the platform seam).
-    pub(crate) fn keepalive(&self) -> &Keepalive {
-        &self.keepalive
-    }
-
     /// The service proxy, for callers that need more than mappings.
     pub fn service(&self) -> &Strong<dyn IEneaBuffer> {
         &self.keepalive.service
@@ -204,10 +119,14 @@ impl Connection {
             self.fetch_region("getRegion", |s| s.r#getRegion())?
         } else {
             let fd = self.fetch("getBuffer", |s| s.r#getBuffer())?;
-            (fd, Layout::None(self.version))
+            (fd, Layout::of_old_service(self.version))
         };
         let map = Mapping::new(region, true, options)?;
-        Ok(SharedBuffer::new(map, layout, self.keepalive.clone()))
+        Ok(SharedBuffer::new(
+            map,
+            layout,
+            KeepAlive::new(self.keepalive.clone()),
+        ))
     }
 
     /// Maps the read-only view of the region.
@@ -216,10 +135,14 @@ impl Connection {
             self.fetch_region("getReadOnlyRegion", |s| s.r#getReadOnlyRegion())?
         } else {
             let fd = self.fetch("getReadOnlyBuffer", |s| s.r#getReadOnlyBuffer())?;
-            (fd, Layout::None(self.version))
+            (fd, Layout::of_old_service(self.version))
         };
         let map = Mapping::new(region, false, MapOptions::default())?;
-        Ok(ReadOnlyBuffer::new(map, layout, self.keepalive.clone()))
+        Ok(ReadOnlyBuffer::new(
+            map,
+            layout,
+            KeepAlive::new(self.keepalive.clone()),
+        ))
     }
 
     /// Calls a V2 region getter and checks what it returns: the fd holds
@@ -246,12 +169,10 @@ impl Connection {
                 actual: size as u64,
             });
         }
-        let layout = if region.layoutVersion == 1 && size >= CONTROL_SIZE {
-            Layout::V1
-        } else {
-            Layout::None(self.version)
-        };
-        Ok((verified, layout))
+        Ok((
+            verified,
+            Layout::from_region(self.version, region.layoutVersion, size),
+        ))
     }
 
     /// Calls the getter and checks the fd it returns: a region of exactly
@@ -265,6 +186,47 @@ impl Connection {
             .map_err(|s| self.call_error(call, s))?
             .into();
         verify::verify(fd, self.size)
+    }
+
+    /// The binder dump transaction (what `dumpsys` sends): the service's
+    /// dump text, written into an fd passed along (see README for its fields). The service
+    /// decides who may read it; a refusal is an [`Error::Call`] that quotes
+    /// what the service said.
+    pub fn dump(&self) -> Result<String> {
+        // A socket pair, not a pipe: std has no pipe on the Rust we support,
+        // and a stream socket is as good a writable fd for the service.
+        let (mut reader, writer) = UnixStream::pair().map_err(|e| Error::Call {
+            call: "dump",
+            status: format!("cannot create the fd the service writes into: {e}"),
+        })?;
+        // Read while the service writes: a large dump would fill the buffer
+        // and block the service before the transaction returns.
+        let read = std::thread::spawn(move || {
+            let mut text = Vec::new();
+            reader.read_to_end(&mut text).map(|_| text)
+        });
+        let sent = platform::dump(&self.keepalive, writer.into(), &self.endpoint);
+        // The service closed its copy when the call returned; ours went with
+        // the transaction, so the reader now sees the end.
+        let text = read
+            .join()
+            .map_err(|_| Error::Call {
+                call: "dump",
+                status: "the thread reading the dump panicked".into(),
+            })?
+            .map_err(|e| Error::Call {
+                call: "dump",
+                status: format!("reading the dump failed: {e}"),
+            })?;
+        let text = String::from_utf8_lossy(&text).into_owned();
+        match sent {
+            Ok(()) => Ok(text),
+            Err(Error::Call { call, status }) if !text.is_empty() => Err(Error::Call {
+                call,
+                status: format!("{status}: {}", text.trim_end()),
+            }),
+            Err(e) => Err(e),
+        }
     }
 
     fn call_error(&self, call: &'static str, status: Status) -> Error {

@@ -30,22 +30,30 @@
 //!   A read-only mapping is read with `Relaxed` loads and an `Acquire` fence,
 //!   as the standard library allows on read-only memory.
 
+// Layers, each using only those listed before it (no import circles):
+// options, error -> platform -> verify -> connect (connection, fetch, dump);
+// memory: futex, liveness, layout -> mapping -> copy, record, waiters ->
+// buffer; connect uses the memory layers, never the other way round.
+mod buffer;
 mod connect;
-mod dump;
+mod copy;
 mod error;
 mod futex;
+mod layout;
+mod liveness;
 mod mapping;
+mod options;
 mod platform;
+mod record;
 mod verify;
+mod waiters;
 
-pub use connect::{
-    declared_instances, ConnectOptions, Connection, DeathWatch, Transport, TransportKind,
-};
+pub use buffer::{FileIdentity, ReadOnlyBuffer, SharedBuffer};
+pub use connect::{declared_instances, Connection, DeathWatch};
 pub use enea_buffer_common::{
     client_socket, descriptor, MAX_SIZE, ROOT_SOCKET, SOCKET_ENV, USER_SOCKET_NAME,
 };
 pub use error::{Error, Result};
-pub use mapping::{
-    FileIdentity, MapOptions, ReadOnlyBuffer, SharedBuffer, CONTROL_SIZE, RECORD_HEADER_SIZE,
-    WAITERS_OFFSET,
-};
+pub use layout::{CONTROL_SIZE, RECORD_HEADER_SIZE, WAITERS_OFFSET};
+pub use mapping::MapOptions;
+pub use options::{ConnectOptions, Transport, TransportKind};
