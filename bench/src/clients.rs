@@ -8,7 +8,7 @@ use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use enea_buffer_client::{ConnectOptions, Connection, MapOptions, Transport};
+use enea_buffer_client::{ConnectOptions, Connection, MapOptions, Transport, CONTROL_SIZE};
 
 use crate::measure::{calibrate, median, monotonic_ns, per_call};
 use crate::proto::{
@@ -45,6 +45,11 @@ fn private_buffer(len: usize, fill: u8) -> Vec<u8> {
     (0..len).map(|i| (i as u8).wrapping_add(fill)).collect()
 }
 
+/// Where P1 copies into the region: the first page past the control words
+/// (which the library keeps clients from overwriting), page-aligned like
+/// the region's start.
+pub const BULK_OFFSET: usize = 4096;
+
 /// P1: steady-state copies of each size into the mapped region, against
 /// memcpy between two private buffers, batches interleaved.
 pub fn bulk(socket: &Path, sizes: &[usize], rounds: usize, min_round: Duration) -> Res<()> {
@@ -53,8 +58,11 @@ pub fn bulk(socket: &Path, sizes: &[usize], rounds: usize, min_round: Duration) 
         .map_with(MapOptions { populate: true })
         .map_err(|e| e.to_string())?;
     let max = *sizes.iter().max().ok_or("no sizes")?;
-    if max > shm.len() {
-        return Err(format!("region of {} bytes < {max}", shm.len()));
+    if max + BULK_OFFSET > shm.len() {
+        return Err(format!(
+            "region of {} bytes < {max} + {BULK_OFFSET}",
+            shm.len()
+        ));
     }
     let src = private_buffer(max, 1);
     let mut dst = private_buffer(max, 2);
@@ -65,7 +73,8 @@ pub fn bulk(socket: &Path, sizes: &[usize], rounds: usize, min_round: Duration) 
             black_box(dst);
         };
         let mut product = || {
-            shm.write_at(0, black_box(&src[..size])).expect("write_at");
+            shm.write_at(BULK_OFFSET, black_box(&src[..size]))
+                .expect("write_at");
             black_box(&shm);
         };
         let iters = calibrate(min_round, || memcpy(&mut dst));
@@ -82,7 +91,8 @@ pub fn bulk(socket: &Path, sizes: &[usize], rounds: usize, min_round: Duration) 
             }
         }
         let mut check = vec![0u8; size];
-        shm.read_at(0, &mut check).map_err(|e| e.to_string())?;
+        shm.read_at(BULK_OFFSET, &mut check)
+            .map_err(|e| e.to_string())?;
         if check[..] != src[..size] {
             return Err(format!("region does not hold the {size} bytes written"));
         }
@@ -97,8 +107,9 @@ pub fn bulk(socket: &Path, sizes: &[usize], rounds: usize, min_round: Duration) 
     emit(&points)
 }
 
-/// P1b: copies into a freshly mapped region (the whole region, one size),
-/// without and with pre-faulting, against warm memcpy.
+/// P1b: copies into a freshly mapped region (the whole region past its
+/// control words, one size), without and with pre-faulting, against warm
+/// memcpy.
 pub fn first_touch(socket: &Path, rounds: usize, min_round: Duration) -> Res<()> {
     let conn = connect(socket)?;
     let size = conn.size();
@@ -110,7 +121,8 @@ pub fn first_touch(socket: &Path, rounds: usize, min_round: Duration) -> Res<()>
             .map_with(MapOptions { populate })
             .map_err(|e| e.to_string())?;
         let t1 = Instant::now();
-        shm.write_at(0, black_box(&src))
+        let from = CONTROL_SIZE.min(size);
+        shm.write_at(from, black_box(&src[from..]))
             .map_err(|e| e.to_string())?;
         let t2 = Instant::now();
         drop(black_box(shm));

@@ -246,7 +246,8 @@ fn list(sizes: &[usize]) -> String {
 fn measure_all(plan: &Plan, bin: &Path, work: &Path, log: &Path) -> Result<Results, String> {
     let max = *plan.sizes.iter().max().ok_or("no sizes")?;
     let socket = work.join("buffer.sock");
-    let mut daemon = DaemonProc::spawn(bin, &socket, &["--size", &s(max)], log)?;
+    let size = max + clients::BULK_OFFSET;
+    let mut daemon = DaemonProc::spawn(bin, &socket, &["--size", &s(size)], log)?;
     daemon.wait_ready()?;
     let sock = || socket.display().to_string();
 
@@ -502,10 +503,6 @@ fn counters(plan: &Plan, socket: &Path, bench_socket: &Path) -> Result<Vec<Count
     let conn = clients::connect(socket)?;
     let shm = conn
         .map_with(MapOptions { populate: false })
-        .map_err(|e| e.to_string())?;
-    // P1 copied over the whole region, control words included: a non-zero
-    // waiter count would make every write a FUTEX_WAKE. Nobody waits here.
-    shm.store_u32(enea_buffer_client::WAITERS_OFFSET, 0)
         .map_err(|e| e.to_string())?;
     let bench = server::connect(bench_socket)?;
     let mut out = Vec::new();

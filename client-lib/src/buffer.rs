@@ -227,7 +227,9 @@ impl SharedBuffer {
     common_accessors!();
 
     /// The aligned 32-bit word at byte `offset`, for any atomic operation.
-    /// Any number of these may be used at once, from any thread.
+    /// Any number of these may be used at once, from any thread. This is
+    /// the raw word: unlike [`Self::store_u32`] it lets a caller write the
+    /// control words, which breaks change notification for every process.
     pub fn atomic_u32(&self, offset: usize) -> Result<&AtomicU32> {
         let p = self.map.atomic::<AtomicU32>(offset)?;
         // SAFETY: aligned for AtomicU32, in bounds, and mapped read-write for
@@ -243,8 +245,13 @@ impl SharedBuffer {
     /// atomic operation. Takes the handle exclusively: a 64-bit atomic must
     /// not race the 32-bit atomics of [`Self::atomic_u32`] on the same
     /// bytes. Share the returned reference to use it from several threads.
+    ///
+    /// On a region with the layout, `offset` must be at least CONTROL_SIZE
+    /// ([`Error::ControlWords`]): peers use the control words, word 0
+    /// included, with 32-bit atomics.
     pub fn atomic_u64(&mut self, offset: usize) -> Result<&AtomicU64> {
         let p = self.map.atomic::<AtomicU64>(offset)?;
+        self.layout.check_atomic_u64(offset)?;
         // SAFETY: aligned for AtomicU64 (8 bytes, checked against the atomic
         // type, not u64), in bounds and mapped read-write while `self` is
         // borrowed; the exclusive borrow keeps every other access of this
@@ -260,8 +267,10 @@ impl SharedBuffer {
 
     /// Atomically adds `value` (wrapping) to the word at `offset`; returns the old value.
     /// Wakes the word's waiters (without a system call when nobody waits).
+    /// Refuses the control words past word 0 ([`Error::ControlWords`]).
     pub fn fetch_add_u32(&self, offset: usize, value: u32) -> Result<u32> {
         let word = self.atomic_u32(offset)?;
+        self.layout.check_write(offset, 4)?;
         let old = word.fetch_add(value, Ordering::SeqCst);
         self.notify(word);
         Ok(old)
@@ -269,8 +278,10 @@ impl SharedBuffer {
 
     /// Atomically stores `value` into the word at `offset` (`SeqCst`), and
     /// wakes the word's waiters (without a system call when nobody waits).
+    /// Refuses the control words past word 0 ([`Error::ControlWords`]).
     pub fn store_u32(&self, offset: usize, value: u32) -> Result<()> {
         let word = self.atomic_u32(offset)?;
+        self.layout.check_write(offset, 4)?;
         word.store(value, Ordering::SeqCst);
         self.notify(word);
         Ok(())
@@ -287,8 +298,11 @@ impl SharedBuffer {
 
     /// Copies `data` into the region at `offset` (volatile; see the module
     /// docs). Takes the handle exclusively so that no atomic of this handle
-    /// touches the bytes meanwhile.
+    /// touches the bytes meanwhile. Refuses the control words past word 0
+    /// ([`Error::ControlWords`]).
     pub fn write_at(&mut self, offset: usize, data: &[u8]) -> Result<()> {
+        self.map.span(offset, data.len())?;
+        self.layout.check_write(offset, data.len())?;
         // SAFETY: a SharedBuffer's mapping is always read-write (made by
         // `Connection::map_with`), and `&mut self` keeps every other access
         // through it away while the copy runs.
@@ -344,6 +358,64 @@ impl ReadOnlyBuffer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::layout::CONTROL_SIZE;
+    use crate::mapping::testing::rw;
+
+    fn shared(len: usize, layout: Layout) -> SharedBuffer {
+        SharedBuffer::new(rw(len), layout, KeepAlive::new(()))
+    }
+
+    /// On a region with the layout, every write path refuses the control
+    /// words past word 0 and leaves them as they were; word 0 and the
+    /// bytes from CONTROL_SIZE on stay writable.
+    #[test]
+    fn the_control_words_refuse_writes_where_the_layout_is() {
+        let mut buffer = shared(4096, Layout::V1);
+        let control = |b: &mut SharedBuffer| {
+            let mut out = [0xAAu8; CONTROL_SIZE - 4];
+            b.read_at(4, &mut out).unwrap();
+            out
+        };
+        let refused = |r: Result<()>, offset: usize, len: usize| matches!(r, Err(Error::ControlWords { offset: o, len: l }) if o == offset && l == len);
+        assert!(refused(buffer.store_u32(WAITERS_OFFSET, 7), 4, 4));
+        assert!(refused(buffer.fetch_add_u32(60, 1).map(drop), 60, 4));
+        assert!(refused(buffer.write_at(2, &[1; 4]), 2, 4));
+        assert!(refused(buffer.write_at(0, &[1; 4096]), 0, 4096));
+        assert!(refused(buffer.atomic_u64(0).map(drop), 0, 8));
+        assert!(refused(buffer.atomic_u64(56).map(drop), 56, 8));
+        assert_eq!(control(&mut buffer), [0; CONTROL_SIZE - 4]);
+        // Bounds and alignment are checked first, as everywhere.
+        assert!(matches!(
+            buffer.store_u32(5, 1),
+            Err(Error::Misaligned {
+                offset: 5,
+                align: 4
+            })
+        ));
+        buffer.store_u32(0, 1).unwrap();
+        assert_eq!(buffer.fetch_add_u32(0, 1).unwrap(), 1);
+        buffer.write_at(0, &[9; 4]).unwrap();
+        buffer.write_at(CONTROL_SIZE, &[9; 8]).unwrap();
+        buffer.store_u32(CONTROL_SIZE, 3).unwrap();
+        buffer
+            .atomic_u64(CONTROL_SIZE)
+            .unwrap()
+            .store(5, Ordering::SeqCst);
+        assert_eq!(control(&mut buffer), [0; CONTROL_SIZE - 4]);
+    }
+
+    /// Without the layout (V1 service, or a region without it) the bytes
+    /// are the client's, as they always were.
+    #[test]
+    fn a_region_without_the_layout_takes_writes_anywhere() {
+        for layout in [Layout::of_old_service(1), Layout::from_region(0, 4096)] {
+            let mut buffer = shared(4096, layout);
+            buffer.store_u32(WAITERS_OFFSET, 7).unwrap();
+            assert_eq!(buffer.fetch_add_u32(WAITERS_OFFSET, 1).unwrap(), 7);
+            buffer.write_at(2, &[1; 8]).unwrap();
+            buffer.atomic_u64(0).unwrap().store(0, Ordering::SeqCst);
+        }
+    }
 
     #[test]
     fn buffers_cross_threads() {

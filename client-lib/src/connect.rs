@@ -169,10 +169,7 @@ impl Connection {
                 actual: size as u64,
             });
         }
-        Ok((
-            verified,
-            Layout::from_region(self.version, region.layoutVersion, size),
-        ))
+        Ok((verified, Layout::from_region(region.layoutVersion, size)))
     }
 
     /// Calls the getter and checks the fd it returns: a region of exactly

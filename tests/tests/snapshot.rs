@@ -249,9 +249,9 @@ fn a_writer_killed_before_its_first_store_leaves_the_record_readable() {
     assert_eq!(snapshot(&buffer, WAIT).unwrap(), (0, 2));
 }
 
-/// A region too small for the control words has no layout, although the
-/// service names layout version 1 with every region: the library refuses
-/// notification and records rather than place them outside the region.
+/// A region too small for the control words has no layout, whatever layout
+/// version the service names with it: the library refuses notification and
+/// records, blaming the region, rather than place them outside it.
 #[test]
 fn a_region_smaller_than_the_control_words_has_no_layout() {
     let daemon = Daemon::start_with(DaemonOptions {
@@ -264,11 +264,11 @@ fn a_region_smaller_than_the_control_words_has_no_layout() {
     assert!(!buffer.has_layout());
     assert!(matches!(
         buffer.wait_u32_change(0, 0, Some(Duration::ZERO)),
-        Err(Error::Unsupported { version: 2, .. })
+        Err(Error::NoLayout { size: 16, .. })
     ));
     assert!(matches!(
         buffer.publish(8, b"x", WAIT),
-        Err(Error::Unsupported { version: 2, .. })
+        Err(Error::NoLayout { size: 16, .. })
     ));
 }
 
