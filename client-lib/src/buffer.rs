@@ -179,7 +179,8 @@ impl SharedBuffer {
     }
 
     /// Waits until the aligned 32-bit word at `offset` holds something else
-    /// than `old`, for at most `timeout` (`None`: for as long as it takes).
+    /// than `old`, for at most `timeout` (`None`, or a timeout too long to
+    /// have a deadline such as `Duration::MAX`: for as long as it takes).
     /// Returns the new value, or `None` if the time ran out. Woken by
     /// writers of the word through this library (any process), without
     /// polling: a waiting thread makes no wake-ups of its own.

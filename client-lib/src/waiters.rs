@@ -29,15 +29,16 @@ pub(crate) fn wait_once(count: &AtomicU32, word: &AtomicU32, old: u32, timeout: 
 }
 
 /// Waits until `word` holds something else than `old`, for at most
-/// `timeout` (`None`: for as long as it takes); the new value, or `None`
-/// when the time ran out.
+/// `timeout` (`None`, or one too long to have a deadline: for as long as it
+/// takes); the new value, or `None` when the time ran out.
 pub(crate) fn wait_change(
     count: &AtomicU32,
     word: &AtomicU32,
     old: u32,
     timeout: Option<Duration>,
 ) -> Option<u32> {
-    let deadline = timeout.map(|t| Instant::now() + t);
+    // Saturates: a deadline past what an Instant holds is centuries away.
+    let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
     loop {
         let now = word.load(Ordering::SeqCst);
         if now != old {
@@ -48,5 +49,19 @@ pub(crate) fn wait_change(
             return None;
         }
         wait_once(count, word, old, remaining);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A timeout too long for a deadline (`Instant + Duration` overflows)
+    /// is no deadline at all: the wait neither panics nor ends early.
+    #[test]
+    fn the_longest_timeout_is_no_deadline() {
+        let (count, word) = (AtomicU32::new(0), AtomicU32::new(5));
+        assert_eq!(wait_change(&count, &word, 4, Some(Duration::MAX)), Some(5));
+        assert_eq!(count.load(Ordering::SeqCst), 0);
     }
 }
