@@ -205,7 +205,14 @@ impl SharedBuffer {
     /// live writer of the record; takes over from a dead one.
     pub fn publish(&self, offset: usize, data: &[u8], timeout: Duration) -> Result<()> {
         let record = Record::at(&self.map, self.layout, offset, data.len())?;
-        record.publish(data, timeout)?;
+        // The record exists, so the layout does: so does the waiter count.
+        let count = self.atomic_u32(WAITERS_OFFSET)?;
+        let mut patience = waiters::Patience::new();
+        record.publish(data, timeout, |seq, old, t| {
+            if !patience.yielded() {
+                waiters::wait_once(count, seq, old, Some(t));
+            }
+        })?;
         self.notify(record.seq);
         Ok(())
     }
@@ -321,11 +328,13 @@ impl ReadOnlyBuffer {
     }
 
     /// As [`SharedBuffer::snapshot`]. A read-only mapping cannot count
-    /// itself as a waiter, so while a writer holds the record it looks
-    /// again after yielding instead of sleeping on the futex.
+    /// itself as a waiter, so writers do not wake it: while a writer holds
+    /// the record it yields a few times, then sleeps on the sequence word in
+    /// bounded, growing steps (from 100 µs), within the timeout.
     pub fn snapshot(&self, offset: usize, out: &mut [u8], timeout: Duration) -> Result<u32> {
         let record = Record::at(&self.map, self.layout, offset, out.len())?;
-        record.snapshot(out, timeout, |_, _, _| std::thread::yield_now())
+        let mut sleeper = waiters::Uncounted::new();
+        record.snapshot(out, timeout, |seq, old, t| sleeper.wait(seq, old, t))
     }
 
     common_accessors!();
@@ -360,10 +369,93 @@ impl ReadOnlyBuffer {
 mod tests {
     use super::*;
     use crate::layout::CONTROL_SIZE;
-    use crate::mapping::testing::rw;
+    use crate::mapping::testing::{rw, second};
 
     fn shared(len: usize, layout: Layout) -> SharedBuffer {
         SharedBuffer::new(rw(len), layout, KeepAlive::new(()))
+    }
+
+    /// CPU time this thread has used.
+    fn thread_cpu() -> Duration {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: clock_gettime writes one timespec, a live local.
+        let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+        assert_eq!(rc, 0);
+        Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+    }
+
+    /// Record words at CONTROL_SIZE held by a live writer (this process)
+    /// mid-publish: odd sequence, owner set.
+    fn hold_record(buffer: &SharedBuffer) {
+        buffer
+            .atomic_u32(CONTROL_SIZE)
+            .unwrap()
+            .store(3, Ordering::SeqCst);
+        let me = std::process::id();
+        buffer
+            .atomic_u32(CONTROL_SIZE + 4)
+            .unwrap()
+            .store(me, Ordering::SeqCst);
+    }
+
+    /// While a live writer holds a record, a read-only snapshot and a
+    /// publish wait for it asleep in FUTEX_WAIT, not spinning: over the
+    /// whole timeout they use a small part of it as CPU time (a spin uses
+    /// all of it that the scheduler gives, and sleeping costs only the
+    /// system calls however slow the machine is). Both end with Busy.
+    #[test]
+    fn waits_for_a_live_writer_sleep_instead_of_spinning() {
+        let timeout = Duration::from_millis(200);
+        let buffer = shared(4096, Layout::V1);
+        hold_record(&buffer);
+        let ro = ReadOnlyBuffer::new(second(&buffer.map, false), Layout::V1, KeepAlive::new(()));
+        let mut out = [0u8; 4];
+        let cpu = thread_cpu();
+        let got = ro.snapshot(CONTROL_SIZE, &mut out, timeout);
+        let used = thread_cpu() - cpu;
+        assert!(matches!(got, Err(Error::Busy { .. })), "{got:?}");
+        assert!(
+            used < timeout / 10,
+            "the read-only snapshot used {used:?} of CPU"
+        );
+        let cpu = thread_cpu();
+        let got = buffer.publish(CONTROL_SIZE, b"data", timeout);
+        let used = thread_cpu() - cpu;
+        assert!(matches!(got, Err(Error::Busy { .. })), "{got:?}");
+        assert!(used < timeout / 10, "the publish used {used:?} of CPU");
+        // The waits left the waiter count as they found it.
+        assert_eq!(buffer.load_u32(WAITERS_OFFSET).unwrap(), 0);
+    }
+
+    /// Timeouts too long for a deadline neither panic nor end early.
+    #[test]
+    fn the_longest_timeouts_do_not_overflow() {
+        let buffer = shared(4096, Layout::V1);
+        assert_eq!(
+            buffer
+                .wait_u32_change(CONTROL_SIZE, 1, Some(Duration::MAX))
+                .unwrap(),
+            Some(0)
+        );
+        buffer
+            .publish(CONTROL_SIZE, b"data", Duration::MAX)
+            .unwrap();
+        let mut out = [0u8; 4];
+        assert_eq!(
+            buffer
+                .snapshot(CONTROL_SIZE, &mut out, Duration::MAX)
+                .unwrap(),
+            2
+        );
+        let ro = ReadOnlyBuffer::new(second(&buffer.map, false), Layout::V1, KeepAlive::new(()));
+        assert_eq!(
+            ro.snapshot(CONTROL_SIZE, &mut out, Duration::MAX).unwrap(),
+            2
+        );
+        assert_eq!(&out, b"data");
     }
 
     /// On a region with the layout, every write path refuses the control

@@ -9,8 +9,8 @@ use crate::layout::{Layout, CONTROL_SIZE, RECORD_HEADER_SIZE};
 use crate::liveness::alive;
 use crate::mapping::Mapping;
 
-/// How long a snapshot waits between looks at a record a writer holds, to
-/// notice that the writer died (which wakes nobody).
+/// How long a snapshot or publish waits between looks at a record a writer
+/// holds, to notice that the writer died (which wakes nobody).
 const OWNER_CHECK: Duration = Duration::from_millis(20);
 
 /// The words of one record (see the AIDL's layout).
@@ -78,7 +78,7 @@ impl<'a> Record<'a> {
         &self,
         out: &mut [u8],
         timeout: Duration,
-        wait: impl Fn(&AtomicU32, u32, Duration),
+        mut wait: impl FnMut(&AtomicU32, u32, Duration),
     ) -> Result<u32> {
         let start = Instant::now();
         loop {
@@ -127,7 +127,14 @@ impl<'a> Record<'a> {
     /// none of it. Waits up to `timeout` for another live writer of the
     /// record; takes over from a dead one. The caller wakes the waiters.
     /// `data` must be as long as the `len` the record was made with.
-    pub(crate) fn publish(&self, data: &[u8], timeout: Duration) -> Result<()> {
+    /// `wait` blocks until the sequence changes or the given time passes:
+    /// the holder's last stores change it and wake its waiters.
+    pub(crate) fn publish(
+        &self,
+        data: &[u8],
+        timeout: Duration,
+        mut wait: impl FnMut(&AtomicU32, u32, Duration),
+    ) -> Result<()> {
         let record = self;
         let offset = self.offset;
         let me = std::process::id();
@@ -156,7 +163,10 @@ impl<'a> Record<'a> {
                             waited,
                         });
                     }
-                    std::thread::yield_now();
+                    // Whatever the sequence holds now, the holder changes
+                    // it before it lets go of the owner word.
+                    let seq = record.seq.load(Ordering::SeqCst);
+                    wait(record.seq, seq, (timeout - waited).min(OWNER_CHECK));
                 }
             }
         }
@@ -336,5 +346,36 @@ mod tests {
             })
             .unwrap();
         assert_eq!((seq, waits.get(), &out), (10, 1, b"wxyz"));
+    }
+
+    /// While a live writer holds the record, a publish waits on the
+    /// sequence word for what is left of the timeout (never longer), and
+    /// publishes once the holder lets go.
+    #[test]
+    fn a_publish_waits_for_a_live_holder_within_the_timeout() {
+        let map = records(64);
+        let record = Record::at(&map, Layout::V1, CONTROL_SIZE, 4).unwrap();
+        let timeout = Duration::from_millis(15);
+        record.seq.store(4, Ordering::SeqCst);
+        record.owner.store(std::process::id(), Ordering::SeqCst);
+        let waits = std::cell::Cell::new(0);
+        record
+            .publish(b"abcd", timeout, |word, old, left| {
+                assert_eq!(word as *const AtomicU32, record.seq as *const AtomicU32);
+                assert_eq!(old, 4);
+                assert!(left < timeout, "{left:?}");
+                waits.set(waits.get() + 1);
+                // The holder finishes.
+                record.seq.store(6, Ordering::SeqCst);
+                record.owner.store(0, Ordering::SeqCst);
+            })
+            .unwrap();
+        assert_eq!(waits.get(), 1);
+        assert_eq!(record.seq.load(Ordering::SeqCst), 8);
+        assert_eq!(record.owner.load(Ordering::SeqCst), 0);
+        assert_eq!(
+            record.payload[0].load(Ordering::SeqCst).to_ne_bytes(),
+            *b"abcd"
+        );
     }
 }
