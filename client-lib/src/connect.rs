@@ -1,8 +1,10 @@
 //! Connecting to the service and fetching mappings of its region.
 
-use std::io::Read;
+use std::io::{ErrorKind, Read};
 use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixStream;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 use crate::buffer::{KeepAlive, ReadOnlyBuffer, SharedBuffer};
 use crate::error::{Error, Result};
@@ -186,36 +188,52 @@ impl Connection {
     }
 
     /// The binder dump transaction (what `dumpsys` sends): the service's
-    /// dump text, written into an fd passed along (see README for its fields). The service
-    /// decides who may read it; a refusal is an [`Error::Call`] that quotes
-    /// what the service said.
+    /// dump text, written into an fd passed along (see README for its
+    /// fields). The service decides who may read it; a refusal is an
+    /// [`Error::Call`] that quotes what the service said. Bounded by
+    /// [`ConnectOptions::timeout`]: a service that does not finish within it
+    /// is reported, and the call is left to end on a thread of its own.
     pub fn dump(&self) -> Result<String> {
+        let timeout = self.options.timeout;
+        let deadline = Instant::now().checked_add(timeout);
         // A socket pair, not a pipe: std has no pipe on the Rust we support,
         // and a stream socket is as good a writable fd for the service.
-        let (mut reader, writer) = UnixStream::pair().map_err(|e| Error::Call {
-            call: "dump",
-            status: format!("cannot create the fd the service writes into: {e}"),
+        let (reader, writer) = UnixStream::pair().map_err(|e| {
+            dump_error(format!("cannot create the fd the service writes into: {e}"))
         })?;
+        // The call runs on its own thread: a binder call cannot be given up,
+        // and the caller must not wait past the timeout for it.
+        let (sent_tx, sent_rx) = mpsc::channel();
+        let (keepalive, endpoint) = (self.keepalive.clone(), self.endpoint.clone());
+        std::thread::Builder::new()
+            .name("dump".into())
+            .spawn(move || {
+                let _ = sent_tx.send(platform::dump(&keepalive, writer.into(), &endpoint));
+            })
+            .map_err(|e| dump_error(format!("cannot start the dump call: {e}")))?;
         // Read while the service writes: a large dump would fill the buffer
-        // and block the service before the transaction returns.
-        let read = std::thread::spawn(move || {
-            let mut text = Vec::new();
-            reader.read_to_end(&mut text).map(|_| text)
-        });
-        let sent = platform::dump(&self.keepalive, writer.into(), &self.endpoint);
-        // The service closed its copy when the call returned; ours went with
-        // the transaction, so the reader now sees the end.
-        let text = read
-            .join()
-            .map_err(|_| Error::Call {
-                call: "dump",
-                status: "the thread reading the dump panicked".into(),
-            })?
-            .map_err(|e| Error::Call {
-                call: "dump",
-                status: format!("reading the dump failed: {e}"),
-            })?;
-        let text = String::from_utf8_lossy(&text).into_owned();
+        // and block the service before the transaction returns. The end
+        // comes once the call returned (ours went with the transaction) and
+        // the service closed its copy.
+        let late = || {
+            dump_error(format!(
+                "the service did not finish its dump within {timeout:?}"
+            ))
+        };
+        let text = match read_to_end_by(reader, deadline) {
+            Ok(Some(text)) => String::from_utf8_lossy(&text).into_owned(),
+            Ok(None) => return Err(late()),
+            Err(e) => return Err(dump_error(format!("reading the dump failed: {e}"))),
+        };
+        let sent = match sent_rx.recv_timeout(time_left(deadline)) {
+            Ok(sent) => sent,
+            Err(mpsc::RecvTimeoutError::Timeout) => return Err(late()),
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                return Err(dump_error(
+                    "the thread making the dump call panicked".into(),
+                ))
+            }
+        };
         match sent {
             Ok(()) => Ok(text),
             Err(Error::Call { call, status }) if !text.is_empty() => Err(Error::Call {
@@ -235,5 +253,78 @@ impl Connection {
                 status: status.to_string(),
             }
         }
+    }
+}
+
+fn dump_error(status: String) -> Error {
+    Error::Call {
+        call: "dump",
+        status,
+    }
+}
+
+/// What is left until `deadline` (`None`: no deadline, all the time there is).
+fn time_left(deadline: Option<Instant>) -> Duration {
+    deadline.map_or(Duration::MAX, |d| {
+        d.saturating_duration_since(Instant::now())
+    })
+}
+
+/// Everything `stream` delivers until its end, or `None` if the end has not
+/// come by `deadline`.
+fn read_to_end_by(
+    mut stream: UnixStream,
+    deadline: Option<Instant>,
+) -> std::io::Result<Option<Vec<u8>>> {
+    let mut text = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let left = time_left(deadline);
+        if left.is_zero() {
+            return Ok(None);
+        }
+        stream.set_read_timeout(Some(left))?;
+        match stream.read(&mut chunk) {
+            Ok(0) => return Ok(Some(text)),
+            Ok(n) => text.extend_from_slice(&chunk[..n]),
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                return Ok(None)
+            }
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    /// The dump is read to its end, in pieces, and a writer that keeps the
+    /// fd open without finishing is given up on at the deadline.
+    #[test]
+    fn a_dump_is_read_to_its_end_or_given_up_at_the_deadline() {
+        let (reader, mut writer) = UnixStream::pair().unwrap();
+        let text: Vec<u8> = (0..10_000).map(|i| i as u8).collect();
+        let sender = {
+            let text = text.clone();
+            std::thread::spawn(move || writer.write_all(&text))
+        };
+        let got = read_to_end_by(reader, None).unwrap();
+        sender.join().unwrap().unwrap();
+        assert_eq!(got, Some(text));
+
+        let (reader, mut writer) = UnixStream::pair().unwrap();
+        writer.write_all(b"partial").unwrap();
+        let deadline = Instant::now().checked_add(Duration::from_millis(20));
+        assert_eq!(read_to_end_by(reader, deadline).unwrap(), None);
+        drop(writer);
+    }
+
+    #[test]
+    fn no_deadline_leaves_all_the_time_there_is() {
+        assert_eq!(time_left(None), Duration::MAX);
+        assert_eq!(time_left(Some(Instant::now())), Duration::ZERO);
     }
 }

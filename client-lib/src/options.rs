@@ -59,7 +59,8 @@ pub struct ConnectOptions {
     pub binder_device: Option<PathBuf>,
     /// Service instance (`default`).
     pub instance: String,
-    /// How long a silent daemon may keep a call waiting (socket transport).
+    /// How long a silent daemon may keep a call waiting (socket transport),
+    /// and how long [`crate::Connection::dump`] waits (any transport).
     pub timeout: Duration,
     /// Prepare the connection for [`Connection::link_to_death`]: a binder
     /// looper thread (kernel) or a callback connection (RPC).

@@ -216,3 +216,44 @@ fn a_region_too_small_for_the_control_words_takes_writes_anywhere() {
         "{text}"
     );
 }
+
+/// The longest timeout there is, everywhere a timeout goes: the connection
+/// (and so the transport and the dump), a wait woken by a write, a publish
+/// and snapshots. Nothing overflows a deadline or panics, and nothing waits
+/// for the timeout when the answer is there.
+#[test]
+fn the_longest_timeouts_connect_wait_and_publish() {
+    let daemon = Daemon::start_with(DaemonOptions::socket());
+    let options = enea_buffer_client::ConnectOptions {
+        timeout: Duration::MAX,
+        ..daemon.connect_options()
+    };
+    let conn = Connection::connect(&options).expect("connect");
+    // Over the socket the dump is refused at once, whatever the timeout.
+    assert!(matches!(conn.dump(), Err(Error::DumpUnsupported(..))));
+    let buffer = conn.map().expect("map");
+    buffer.store_u32(CONTROL_SIZE, 0).unwrap();
+    let got = std::thread::scope(|s| {
+        let waiter = s.spawn(|| buffer.wait_u32_change(CONTROL_SIZE, 0, Some(Duration::MAX)));
+        eventually("the waiter counts itself in", || {
+            waiter.is_finished() || buffer.load_u32(WAITERS_OFFSET).unwrap() > 0
+        });
+        buffer.store_u32(CONTROL_SIZE, 1).unwrap();
+        waiter.join().unwrap()
+    });
+    assert_eq!(got.expect("wait"), Some(1));
+    let record = CONTROL_SIZE + 8;
+    buffer
+        .publish(record, b"longest", Duration::MAX)
+        .expect("publish");
+    let mut out = [0u8; 7];
+    buffer
+        .snapshot(record, &mut out, Duration::MAX)
+        .expect("snapshot");
+    assert_eq!(&out, b"longest");
+    let ro = conn.map_read_only().expect("map read-only");
+    let mut out = [0u8; 7];
+    ro.snapshot(record, &mut out, Duration::MAX)
+        .expect("read-only snapshot");
+    assert_eq!(&out, b"longest");
+}
