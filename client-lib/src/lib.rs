@@ -30,10 +30,11 @@
 //!   A read-only mapping is read with `Relaxed` loads and an `Acquire` fence,
 //!   as the standard library allows on read-only memory.
 
-// Layers, each using only those listed before it (no import circles):
-// options, error -> platform -> verify -> connect (connection, fetch, dump);
-// memory: futex, liveness, layout -> mapping -> copy, record, waiters ->
-// buffer; connect uses the memory layers, never the other way round.
+// Layers: each module uses only modules on its left (no import circles).
+// Connection: error, options <- platform <- connect.
+// Memory: error <- verify <- mapping <- copy, record (+ layout, liveness),
+// waiters (+ futex) <- buffer. connect uses the memory layers, never the
+// other way round: buffers hold the connection as an opaque keep-alive.
 mod buffer;
 mod connect;
 mod copy;
