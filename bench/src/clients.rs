@@ -7,7 +7,9 @@ use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use enea_buffer_client::{ConnectOptions, Connection, MapOptions, SharedBuffer, Transport};
+use enea_buffer_client::{
+    ConnectOptions, Connection, MapOptions, SharedBuffer, Transport, CONTROL_SIZE,
+};
 
 use crate::measure::{calibrate, gbps, median, monotonic_ns, per_call, timed};
 use crate::proto::{BinderPoint, BulkPoint, Count, FirstTouch, Job, Line};
@@ -80,20 +82,31 @@ fn private_buffer(len: usize, fill: u8) -> Vec<u8> {
     (0..len).map(|i| (i as u8).wrapping_add(fill)).collect()
 }
 
+/// Where P1 copies into the region: the first page past the control words
+/// (which the library keeps clients from overwriting), page-aligned like
+/// the region's start.
+pub const BULK_OFFSET: usize = 4096;
+
 /// P1: steady-state copies of each size into the mapped region against
 /// memcpy between two private buffers, batches interleaved.
 fn bulk(job: &Job, min_round: Duration) -> Res<Vec<BulkPoint>> {
     let conn = connect(&job.socket)?;
     let mut shm = map(&conn, true)?;
     let max = job.sizes.iter().copied().max().ok_or("no sizes")?;
-    if max > shm.len() {
-        return Err(format!("region of {} bytes < {max}", shm.len()));
+    if max + BULK_OFFSET > shm.len() {
+        return Err(format!(
+            "region of {} bytes < {max} + {BULK_OFFSET}",
+            shm.len()
+        ));
     }
     let (src, mut dst) = (private_buffer(max, 1), private_buffer(max, 2));
     let mut points = Vec::new();
     for &size in &job.sizes {
         let mut memcpy = || black_box(&mut dst[..size]).copy_from_slice(black_box(&src[..size]));
-        let mut product = || shm.write_at(0, black_box(&src[..size])).expect("write_at");
+        let mut product = || {
+            shm.write_at(BULK_OFFSET, black_box(&src[..size]))
+                .expect("write_at")
+        };
         let iters = calibrate(min_round, &mut memcpy);
         calibrate(min_round, &mut product);
         let (mut base, mut ours) = (Vec::new(), Vec::new());
@@ -108,7 +121,8 @@ fn bulk(job: &Job, min_round: Duration) -> Res<Vec<BulkPoint>> {
             }
         }
         let mut check = vec![0u8; size];
-        shm.read_at(0, &mut check).map_err(|e| e.to_string())?;
+        shm.read_at(BULK_OFFSET, &mut check)
+            .map_err(|e| e.to_string())?;
         if check[..] != src[..size] {
             return Err(format!("region does not hold the {size} bytes written"));
         }
@@ -131,7 +145,8 @@ fn first_touch(job: &Job, min_round: Duration) -> Res<FirstTouch> {
         let t0 = Instant::now();
         let mut shm = map(&conn, populate)?;
         let t1 = Instant::now();
-        shm.write_at(0, black_box(&src))
+        let from = CONTROL_SIZE.min(size);
+        shm.write_at(from, black_box(&src[from..]))
             .map_err(|e| e.to_string())?;
         Ok(((t1 - t0).as_secs_f64(), t1.elapsed().as_secs_f64()))
     };

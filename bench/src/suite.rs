@@ -175,7 +175,9 @@ fn peer(job: &Job, env: &[(&str, &str)]) -> Result<Interactive, String> {
 }
 
 fn measure_all(plan: &Plan, work: &Path) -> Result<Results, String> {
-    let max = plan.sizes.iter().max().ok_or("no sizes")?.to_string();
+    // P1 copies past the control words, at clients::BULK_OFFSET.
+    let max =
+        (plan.sizes.iter().max().ok_or("no sizes")? + crate::clients::BULK_OFFSET).to_string();
     let daemon = start_daemon(&["--size".into(), max]);
     let socket = &daemon.socket;
     let mut r = Results {
@@ -317,10 +319,6 @@ fn counters(plan: &Plan, socket: &Path, bench_socket: &Path) -> Result<Vec<Line>
     let conn = connect(socket)?;
     let shm = conn
         .map_with(MapOptions { populate: false })
-        .map_err(|e| e.to_string())?;
-    // P1 copied over the whole region, control words included: a non-zero
-    // waiter count would make every write a FUTEX_WAKE. Nobody waits here.
-    shm.store_u32(WAITERS_OFFSET, 0)
         .map_err(|e| e.to_string())?;
     let server_job = Job {
         role: "server".into(),

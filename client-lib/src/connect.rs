@@ -1,96 +1,18 @@
 //! Connecting to the service and fetching mappings of its region.
 
+use std::io::{ErrorKind, Read};
 use std::os::fd::OwnedFd;
-use std::path::PathBuf;
-use std::time::Duration;
+use std::os::unix::net::UnixStream;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
+use crate::buffer::{KeepAlive, ReadOnlyBuffer, SharedBuffer};
 use crate::error::{Error, Result};
-use crate::mapping::{Layout, MapOptions, Mapping, ReadOnlyBuffer, SharedBuffer, CONTROL_SIZE};
+use crate::layout::Layout;
+use crate::mapping::{MapOptions, Mapping};
+use crate::options::{ConnectOptions, TransportKind};
 use crate::platform::{self, IEneaBuffer, Keepalive, Status, Strong};
 use crate::verify::{self, VerifiedFd};
-
-/// Which transport to look for the service on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Transport {
-    /// Kernel binder if the service is registered there, else the Unix socket.
-    Auto,
-    /// Kernel binder through the service manager only.
-    Binder,
-    /// rsbinder RPC over a Unix socket only.
-    Socket,
-}
-
-impl std::str::FromStr for Transport {
-    type Err = String;
-
-    /// Parses `auto`, `binder` or `socket`, as the CLI flags spell them.
-    fn from_str(text: &str) -> std::result::Result<Self, String> {
-        match text {
-            "auto" => Ok(Transport::Auto),
-            "binder" => Ok(Transport::Binder),
-            "socket" => Ok(Transport::Socket),
-            _ => Err(format!(
-                "'{text}' is not a transport: use auto, binder or socket"
-            )),
-        }
-    }
-}
-
-/// The transport a connection actually uses.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TransportKind {
-    /// Kernel binder driver.
-    KernelBinder,
-    /// RPC over a Unix socket, fds passed with SCM_RIGHTS.
-    UnixSocket,
-}
-
-impl std::fmt::Display for TransportKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            TransportKind::KernelBinder => "kernel binder",
-            TransportKind::UnixSocket => "unix socket (rsbinder RPC)",
-        })
-    }
-}
-
-/// Where and how to connect.
-#[derive(Clone, Debug)]
-pub struct ConnectOptions {
-    /// Transport to use.
-    pub transport: Transport,
-    /// Socket path for the socket transport.
-    pub socket: PathBuf,
-    /// Binder device; `None` tries /dev/binderfs/binder, then /dev/binder.
-    pub binder_device: Option<PathBuf>,
-    /// Service instance (`default`).
-    pub instance: String,
-    /// How long a silent daemon may keep a call waiting (socket transport).
-    pub timeout: Duration,
-    /// Prepare the connection for [`Connection::link_to_death`]: a binder
-    /// looper thread (kernel) or a callback connection (RPC).
-    pub death_notifications: bool,
-}
-
-impl Default for ConnectOptions {
-    fn default() -> Self {
-        Self {
-            transport: Transport::Auto,
-            socket: enea_buffer_common::client_socket(),
-            binder_device: None,
-            instance: "default".into(),
-            timeout: Duration::from_secs(10),
-            death_notifications: false,
-        }
-    }
-}
-
-impl ConnectOptions {
-    /// The full service name: `<descriptor>/<instance>`.
-    pub fn service_name(&self) -> String {
-        enea_buffer_common::service_name(&self.instance)
-    }
-}
 
 /// The instance names `options` can reach: the service manager's declared
 /// instances of IEneaBuffer (VINTF), or, on a socket, the one it serves.
@@ -159,11 +81,6 @@ impl Connection {
         self.transport
     }
 
-    /// What keeps the service reachable (for the platform seam).
-    pub(crate) fn keepalive(&self) -> &Keepalive {
-        &self.keepalive
-    }
-
     /// The service proxy, for callers that need more than mappings.
     pub fn service(&self) -> &Strong<dyn IEneaBuffer> {
         &self.keepalive.service
@@ -204,10 +121,14 @@ impl Connection {
             self.fetch_region("getRegion", |s| s.r#getRegion())?
         } else {
             let fd = self.fetch("getBuffer", |s| s.r#getBuffer())?;
-            (fd, Layout::None(self.version))
+            (fd, Layout::of_old_service(self.version))
         };
         let map = Mapping::new(region, true, options)?;
-        Ok(SharedBuffer::new(map, layout, self.keepalive.clone()))
+        Ok(SharedBuffer::new(
+            map,
+            layout,
+            KeepAlive::new(self.keepalive.clone()),
+        ))
     }
 
     /// Maps the read-only view of the region.
@@ -216,10 +137,14 @@ impl Connection {
             self.fetch_region("getReadOnlyRegion", |s| s.r#getReadOnlyRegion())?
         } else {
             let fd = self.fetch("getReadOnlyBuffer", |s| s.r#getReadOnlyBuffer())?;
-            (fd, Layout::None(self.version))
+            (fd, Layout::of_old_service(self.version))
         };
         let map = Mapping::new(region, false, MapOptions::default())?;
-        Ok(ReadOnlyBuffer::new(map, layout, self.keepalive.clone()))
+        Ok(ReadOnlyBuffer::new(
+            map,
+            layout,
+            KeepAlive::new(self.keepalive.clone()),
+        ))
     }
 
     /// Calls a V2 region getter and checks what it returns: the fd holds
@@ -246,12 +171,7 @@ impl Connection {
                 actual: size as u64,
             });
         }
-        let layout = if region.layoutVersion == 1 && size >= CONTROL_SIZE {
-            Layout::V1
-        } else {
-            Layout::None(self.version)
-        };
-        Ok((verified, layout))
+        Ok((verified, Layout::from_region(region.layoutVersion, size)))
     }
 
     /// Calls the getter and checks the fd it returns: a region of exactly
@@ -267,6 +187,63 @@ impl Connection {
         verify::verify(fd, self.size)
     }
 
+    /// The binder dump transaction (what `dumpsys` sends): the service's
+    /// dump text, written into an fd passed along (see docs/diagnostics.md for its
+    /// fields). The service decides who may read it; a refusal is an
+    /// [`Error::Call`] that quotes what the service said. Bounded by
+    /// [`ConnectOptions::timeout`]: a service that does not finish within it
+    /// is reported, and the call is left to end on a thread of its own.
+    pub fn dump(&self) -> Result<String> {
+        let timeout = self.options.timeout;
+        let deadline = Instant::now().checked_add(timeout);
+        // A socket pair, not a pipe: std has no pipe on the Rust we support,
+        // and a stream socket is as good a writable fd for the service.
+        let (reader, writer) = UnixStream::pair().map_err(|e| {
+            dump_error(format!("cannot create the fd the service writes into: {e}"))
+        })?;
+        // The call runs on its own thread: a binder call cannot be given up,
+        // and the caller must not wait past the timeout for it.
+        let (sent_tx, sent_rx) = mpsc::channel();
+        let (keepalive, endpoint) = (self.keepalive.clone(), self.endpoint.clone());
+        std::thread::Builder::new()
+            .name("dump".into())
+            .spawn(move || {
+                let _ = sent_tx.send(platform::dump(&keepalive, writer.into(), &endpoint));
+            })
+            .map_err(|e| dump_error(format!("cannot start the dump call: {e}")))?;
+        // Read while the service writes: a large dump would fill the buffer
+        // and block the service before the transaction returns. The end
+        // comes once the call returned (ours went with the transaction) and
+        // the service closed its copy.
+        let late = || {
+            dump_error(format!(
+                "the service did not finish its dump within {timeout:?}"
+            ))
+        };
+        let text = match read_to_end_by(reader, deadline) {
+            Ok(Some(text)) => String::from_utf8_lossy(&text).into_owned(),
+            Ok(None) => return Err(late()),
+            Err(e) => return Err(dump_error(format!("reading the dump failed: {e}"))),
+        };
+        let sent = match sent_rx.recv_timeout(time_left(deadline)) {
+            Ok(sent) => sent,
+            Err(mpsc::RecvTimeoutError::Timeout) => return Err(late()),
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                return Err(dump_error(
+                    "the thread making the dump call panicked".into(),
+                ))
+            }
+        };
+        match sent {
+            Ok(()) => Ok(text),
+            Err(Error::Call { call, status }) if !text.is_empty() => Err(Error::Call {
+                call,
+                status: format!("{status}: {}", text.trim_end()),
+            }),
+            Err(e) => Err(e),
+        }
+    }
+
     fn call_error(&self, call: &'static str, status: Status) -> Error {
         if platform::is_dead(&status) {
             Error::ServiceGone(self.endpoint.clone())
@@ -276,5 +253,78 @@ impl Connection {
                 status: status.to_string(),
             }
         }
+    }
+}
+
+fn dump_error(status: String) -> Error {
+    Error::Call {
+        call: "dump",
+        status,
+    }
+}
+
+/// What is left until `deadline` (`None`: no deadline, all the time there is).
+fn time_left(deadline: Option<Instant>) -> Duration {
+    deadline.map_or(Duration::MAX, |d| {
+        d.saturating_duration_since(Instant::now())
+    })
+}
+
+/// Everything `stream` delivers until its end, or `None` if the end has not
+/// come by `deadline`.
+fn read_to_end_by(
+    mut stream: UnixStream,
+    deadline: Option<Instant>,
+) -> std::io::Result<Option<Vec<u8>>> {
+    let mut text = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let left = time_left(deadline);
+        if left.is_zero() {
+            return Ok(None);
+        }
+        stream.set_read_timeout(Some(left))?;
+        match stream.read(&mut chunk) {
+            Ok(0) => return Ok(Some(text)),
+            Ok(n) => text.extend_from_slice(&chunk[..n]),
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                return Ok(None)
+            }
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    /// The dump is read to its end, in pieces, and a writer that keeps the
+    /// fd open without finishing is given up on at the deadline.
+    #[test]
+    fn a_dump_is_read_to_its_end_or_given_up_at_the_deadline() {
+        let (reader, mut writer) = UnixStream::pair().unwrap();
+        let text: Vec<u8> = (0..10_000).map(|i| i as u8).collect();
+        let sender = {
+            let text = text.clone();
+            std::thread::spawn(move || writer.write_all(&text))
+        };
+        let got = read_to_end_by(reader, None).unwrap();
+        sender.join().unwrap().unwrap();
+        assert_eq!(got, Some(text));
+
+        let (reader, mut writer) = UnixStream::pair().unwrap();
+        writer.write_all(b"partial").unwrap();
+        let deadline = Instant::now().checked_add(Duration::from_millis(20));
+        assert_eq!(read_to_end_by(reader, deadline).unwrap(), None);
+        drop(writer);
+    }
+
+    #[test]
+    fn no_deadline_leaves_all_the_time_there_is() {
+        assert_eq!(time_left(None), Duration::MAX);
+        assert_eq!(time_left(Some(Instant::now())), Duration::ZERO);
     }
 }

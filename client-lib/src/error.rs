@@ -139,6 +139,29 @@ pub enum Error {
     /// session id cannot be drawn without it.
     #[error("the kernel's random number generator is still not seeded after {0:?}; an RPC session needs it (early boot, or a VM without RDRAND or virtio-rng?)")]
     RngNotSeeded(std::time::Duration),
+    /// The region has no layout although the service implements interface
+    /// version 2 or later: it reported no layout version this library
+    /// knows for the region, or the region is too small for the control
+    /// words. Poll instead.
+    #[error("{what} needs the region's control words, but this region has none: the service reported layout version {layout_version} for its {size} bytes, and the control words need layout version 1 and at least {} bytes; poll instead", vendor_enea_buffer::aidl::vendor::enea::buffer::IEneaBuffer::CONTROL_SIZE)]
+    NoLayout {
+        /// What was asked for.
+        what: &'static str,
+        /// `Region.layoutVersion` as the service reported it.
+        layout_version: i32,
+        /// The region's size.
+        size: usize,
+    },
+    /// A write to the control words of a region that has them (the waiter
+    /// count and the reserved words), or a 64-bit atomic over any of them:
+    /// only the layout's own protocol may change them.
+    #[error("{len} bytes at offset {offset} overlap the region's control words (the waiter count and reserved words up to offset {}), which clients must not write; use word 0 with 32-bit operations, anything else from offset {} on", vendor_enea_buffer::aidl::vendor::enea::buffer::IEneaBuffer::CONTROL_SIZE, vendor_enea_buffer::aidl::vendor::enea::buffer::IEneaBuffer::CONTROL_SIZE)]
+    ControlWords {
+        /// First byte asked for.
+        offset: usize,
+        /// How many bytes.
+        len: usize,
+    },
 }
 
 /// The library's result type.

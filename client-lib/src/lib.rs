@@ -30,22 +30,31 @@
 //!   A read-only mapping is read with `Relaxed` loads and an `Acquire` fence,
 //!   as the standard library allows on read-only memory.
 
+// Layers: each module uses only modules on its left (no import circles).
+// Connection: error, options <- platform <- connect.
+// Memory: error <- verify <- mapping <- copy, record (+ layout, liveness),
+// waiters (+ futex) <- buffer. connect uses the memory layers, never the
+// other way round: buffers hold the connection as an opaque keep-alive.
+mod buffer;
 mod connect;
-mod dump;
+mod copy;
 mod error;
 mod futex;
+mod layout;
+mod liveness;
 mod mapping;
+mod options;
 mod platform;
+mod record;
 mod verify;
+mod waiters;
 
-pub use connect::{
-    declared_instances, ConnectOptions, Connection, DeathWatch, Transport, TransportKind,
-};
+pub use buffer::{FileIdentity, ReadOnlyBuffer, SharedBuffer};
+pub use connect::{declared_instances, Connection, DeathWatch};
 pub use enea_buffer_common::{
     client_socket, descriptor, MAX_SIZE, ROOT_SOCKET, SOCKET_ENV, USER_SOCKET_NAME,
 };
 pub use error::{Error, Result};
-pub use mapping::{
-    FileIdentity, MapOptions, ReadOnlyBuffer, SharedBuffer, CONTROL_SIZE, RECORD_HEADER_SIZE,
-    WAITERS_OFFSET,
-};
+pub use layout::{CONTROL_SIZE, RECORD_HEADER_SIZE, WAITERS_OFFSET};
+pub use mapping::MapOptions;
+pub use options::{ConnectOptions, Transport, TransportKind};

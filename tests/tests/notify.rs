@@ -6,8 +6,10 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use enea_buffer_client::{Connection, WAITERS_OFFSET};
-use enea_buffer_tests::{bins, eventually, Daemon, Interactive, DEADCAFE, WAIT};
+use enea_buffer_client::{Connection, Error, CONTROL_SIZE, WAITERS_OFFSET};
+use enea_buffer_tests::{
+    bins, eventually, Daemon, DaemonOptions, Interactive, Probe, DEADCAFE, WAIT,
+};
 
 fn connect(daemon: &Daemon) -> Connection {
     Connection::connect(&daemon.connect_options()).expect("connect")
@@ -123,4 +125,135 @@ fn a_wait_with_a_timeout_returns_the_write_that_woke_it() {
         waiter.join().unwrap()
     });
     assert_eq!(got.expect("wait"), Some(5));
+}
+
+/// The control words belong to the layout: on the daemon's region the
+/// library refuses a client's writes to the waiter count and the reserved
+/// words (and 64-bit atomics over any control word), before anything is
+/// written, so another process's waiter still sees a count of 0 and zero
+/// reserved words; word 0 and the bytes past CONTROL_SIZE stay writable.
+#[test]
+fn writes_to_the_control_words_are_refused_on_a_region_with_the_layout() {
+    let daemon = Daemon::start_with(DaemonOptions::socket());
+    let conn = connect(&daemon);
+    let mut buffer = conn.map().expect("map");
+    assert!(buffer.has_layout());
+    let refused = |r: enea_buffer_client::Result<()>, offset: usize, len: usize| match r {
+        Err(Error::ControlWords { offset: o, len: l }) => (o, l) == (offset, len),
+        other => panic!("expected ControlWords for {len} bytes at {offset}, got {other:?}"),
+    };
+    assert!(refused(buffer.store_u32(WAITERS_OFFSET, 1), 4, 4));
+    assert!(refused(
+        buffer.fetch_add_u32(WAITERS_OFFSET, 1).map(drop),
+        4,
+        4
+    ));
+    assert!(refused(buffer.store_u32(CONTROL_SIZE - 4, 1), 60, 4));
+    assert!(refused(buffer.write_at(0, &[0xFF; 16]), 0, 16));
+    assert!(refused(buffer.atomic_u64(0).map(drop), 0, 8));
+    assert!(refused(buffer.atomic_u64(8).map(drop), 8, 8));
+    let err = buffer.store_u32(WAITERS_OFFSET, 1).unwrap_err().to_string();
+    assert!(err.contains("control words"), "{err}");
+    // Another process sees the control words untouched.
+    let mut other = Probe::hold(&daemon, true, None);
+    assert_eq!(
+        other.command(&format!("read 4 {}", CONTROL_SIZE - 4)),
+        format!("bytes={}", "00".repeat(CONTROL_SIZE - 4)),
+        "the control words changed"
+    );
+    // Word 0 and the bytes past the control words are the client's.
+    assert_eq!(buffer.fetch_add_u32(0, 1).unwrap(), DEADCAFE);
+    buffer.write_at(CONTROL_SIZE, &[1, 2, 3, 4]).unwrap();
+    let wide = 0x0102_0304_0506_0708u64;
+    buffer
+        .atomic_u64(CONTROL_SIZE + 8)
+        .unwrap()
+        .store(wide, std::sync::atomic::Ordering::SeqCst);
+    let bytes = |b: &[u8]| {
+        format!(
+            "bytes={}",
+            b.iter().map(|x| format!("{x:02x}")).collect::<String>()
+        )
+    };
+    assert_eq!(
+        other.command("read 0 4"),
+        bytes(&(DEADCAFE + 1).to_ne_bytes())
+    );
+    assert_eq!(
+        other.command(&format!("read {CONTROL_SIZE} 16")),
+        bytes(&[&[1, 2, 3, 4, 0, 0, 0, 0][..], &wide.to_ne_bytes()].concat())
+    );
+    other.quit();
+}
+
+/// A region smaller than CONTROL_SIZE has no control words: writes go
+/// anywhere in it, as on a V1 service, and notification is refused with an
+/// error that blames the region, not the interface version.
+#[test]
+fn a_region_too_small_for_the_control_words_takes_writes_anywhere() {
+    let daemon = Daemon::start_with(DaemonOptions {
+        args: vec!["--size".into(), "32".into()],
+        ..DaemonOptions::socket()
+    });
+    let conn = connect(&daemon);
+    assert_eq!((conn.interface_version(), conn.size()), (2, 32));
+    let mut buffer = conn.map().expect("map");
+    assert!(!buffer.has_layout());
+    buffer.store_u32(WAITERS_OFFSET, 7).expect("store");
+    assert_eq!(buffer.fetch_add_u32(WAITERS_OFFSET, 1).expect("add"), 7);
+    buffer.write_at(8, &[1; 8]).expect("write");
+    buffer.atomic_u64(0).expect("64-bit atomic");
+    let refused = buffer
+        .wait_u32_change(0, 0, Some(Duration::ZERO))
+        .expect_err("no notification without the layout");
+    assert!(
+        matches!(refused, Error::NoLayout { size: 32, .. }),
+        "{refused:?}"
+    );
+    let text = refused.to_string();
+    assert!(
+        text.contains("this region has none") && !text.contains("interface version"),
+        "{text}"
+    );
+}
+
+/// The longest timeout there is, everywhere a timeout goes: the connection
+/// (and so the transport and the dump), a wait woken by a write, a publish
+/// and snapshots. Nothing overflows a deadline or panics, and nothing waits
+/// for the timeout when the answer is there.
+#[test]
+fn the_longest_timeouts_connect_wait_and_publish() {
+    let daemon = Daemon::start_with(DaemonOptions::socket());
+    let options = enea_buffer_client::ConnectOptions {
+        timeout: Duration::MAX,
+        ..daemon.connect_options()
+    };
+    let conn = Connection::connect(&options).expect("connect");
+    // Over the socket the dump is refused at once, whatever the timeout.
+    assert!(matches!(conn.dump(), Err(Error::DumpUnsupported(..))));
+    let buffer = conn.map().expect("map");
+    buffer.store_u32(CONTROL_SIZE, 0).unwrap();
+    let got = std::thread::scope(|s| {
+        let waiter = s.spawn(|| buffer.wait_u32_change(CONTROL_SIZE, 0, Some(Duration::MAX)));
+        eventually("the waiter counts itself in", || {
+            waiter.is_finished() || buffer.load_u32(WAITERS_OFFSET).unwrap() > 0
+        });
+        buffer.store_u32(CONTROL_SIZE, 1).unwrap();
+        waiter.join().unwrap()
+    });
+    assert_eq!(got.expect("wait"), Some(1));
+    let record = CONTROL_SIZE + 8;
+    buffer
+        .publish(record, b"longest", Duration::MAX)
+        .expect("publish");
+    let mut out = [0u8; 7];
+    buffer
+        .snapshot(record, &mut out, Duration::MAX)
+        .expect("snapshot");
+    assert_eq!(&out, b"longest");
+    let ro = conn.map_read_only().expect("map read-only");
+    let mut out = [0u8; 7];
+    ro.snapshot(record, &mut out, Duration::MAX)
+        .expect("read-only snapshot");
+    assert_eq!(&out, b"longest");
 }

@@ -250,9 +250,9 @@ fn a_writer_killed_before_its_first_store_leaves_the_record_readable() {
 }
 
 /// A region too small for the control words has no layout (the service
-/// reports layout version 0 for it; socket_daemon.rs checks the reply): the
-/// library refuses notification and records rather than place them outside
-/// the region.
+/// reports layout version 0 for it; socket_daemon.rs checks the reply), and
+/// the library would refuse it whatever version came with it: notification
+/// and records are refused, blaming the region, rather than placed outside it.
 #[test]
 fn a_region_smaller_than_the_control_words_has_no_layout() {
     let daemon = Daemon::start_with(DaemonOptions {
@@ -265,11 +265,11 @@ fn a_region_smaller_than_the_control_words_has_no_layout() {
     assert!(!buffer.has_layout());
     assert!(matches!(
         buffer.wait_u32_change(0, 0, Some(Duration::ZERO)),
-        Err(Error::Unsupported { version: 2, .. })
+        Err(Error::NoLayout { size: 16, .. })
     ));
     assert!(matches!(
         buffer.publish(8, b"x", WAIT),
-        Err(Error::Unsupported { version: 2, .. })
+        Err(Error::NoLayout { size: 16, .. })
     ));
 }
 

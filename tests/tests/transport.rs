@@ -195,11 +195,12 @@ fn byte_ranges_and_64_bit_words_cross_processes_and_stay_in_bounds() {
     let mut writer = Probe::hold(&daemon, false, None);
     let mut reader = Probe::hold(&daemon, true, None);
     let mut other = Probe::hold(&daemon, false, None);
-    // Unaligned, crossing word boundaries.
-    assert_eq!(writer.command("write 5 0102030405060708090a0b"), "ok");
-    assert_eq!(reader.command("read 5 11"), "bytes=0102030405060708090a0b");
+    // Unaligned, crossing word boundaries (past the control words, which
+    // are the layout's).
+    assert_eq!(writer.command("write 69 0102030405060708090a0b"), "ok");
+    assert_eq!(reader.command("read 69 11"), "bytes=0102030405060708090a0b");
     assert_eq!(
-        other.command("read 4 13"),
+        other.command("read 68 13"),
         "bytes=000102030405060708090a0b00"
     );
     // Word 0 read as bytes is the word the daemon stored (native endian).
@@ -228,10 +229,10 @@ fn byte_ranges_and_64_bit_words_cross_processes_and_stay_in_bounds() {
         writer.command("add64 10240 1"),
         "refused 8 bytes at offset 10240 do not fit in the 10240-byte region"
     );
-    assert_eq!(writer.command("add64 24 258"), "old=0x0000000000000000");
-    assert_eq!(other.command("add64 24 1"), "old=0x0000000000000102");
+    assert_eq!(writer.command("add64 88 258"), "old=0x0000000000000000");
+    assert_eq!(other.command("add64 88 1"), "old=0x0000000000000102");
     assert_eq!(
-        reader.command("read 24 8"),
+        reader.command("read 88 8"),
         format!("bytes={}", hex(&0x103u64.to_ne_bytes()))
     );
     // Word 0 was never part of any of it.

@@ -7,8 +7,8 @@ use binder::IBinder;
 pub use vendor_enea_buffer::aidl::vendor::enea::buffer::IEneaBuffer::IEneaBuffer;
 pub use vendor_enea_buffer::aidl::vendor::enea::buffer::Region::Region;
 
-use crate::connect::{ConnectOptions, Transport, TransportKind};
 use crate::error::{Error, Result};
+use crate::options::{ConnectOptions, Transport, TransportKind};
 use enea_buffer_common::descriptor;
 
 /// Keeps the service reachable: the proxy.

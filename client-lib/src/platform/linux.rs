@@ -13,8 +13,8 @@ pub use rsbinder::{ParcelFileDescriptor as ParcelFd, Status, Strong};
 pub use vendor_enea_buffer::aidl::vendor::enea::buffer::IEneaBuffer::IEneaBuffer;
 pub use vendor_enea_buffer::aidl::vendor::enea::buffer::Region::Region;
 
-use crate::connect::{ConnectOptions, Transport, TransportKind};
 use crate::error::{Error, Result};
+use crate::options::{ConnectOptions, Transport, TransportKind};
 use enea_buffer_common::descriptor;
 
 /// Keeps the service reachable: the proxy and, for an RPC session with a

@@ -1,0 +1,381 @@
+//! Records: consistent snapshots of more than one word (the AIDL's
+//! seqlock layout), published and read across processes.
+
+use std::sync::atomic::{fence, AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::error::{Error, Result};
+use crate::layout::{Layout, CONTROL_SIZE, RECORD_HEADER_SIZE};
+use crate::liveness::alive;
+use crate::mapping::Mapping;
+
+/// How long a snapshot or publish waits between looks at a record a writer
+/// holds, to notice that the writer died (which wakes nobody).
+const OWNER_CHECK: Duration = Duration::from_millis(20);
+
+/// The words of one record (see the AIDL's layout).
+pub(crate) struct Record<'a> {
+    pub(crate) seq: &'a AtomicU32,
+    owner: &'a AtomicU32,
+    payload: Vec<&'a AtomicU32>,
+    offset: usize,
+}
+
+impl<'a> Record<'a> {
+    /// The record at `offset` holding `len` payload bytes: its sequence and
+    /// owner words and the payload's first word offset and word count.
+    pub(crate) fn at(map: &'a Mapping, layout: Layout, offset: usize, len: usize) -> Result<Self> {
+        layout.require("a record snapshot or publish")?;
+        if offset % 8 != 0 {
+            return Err(Error::Misaligned { offset, align: 8 });
+        }
+        if offset < CONTROL_SIZE {
+            return Err(Error::OutOfBounds {
+                offset,
+                len,
+                size: map.len(),
+            });
+        }
+        let words = len.div_ceil(4);
+        let total = words
+            .checked_mul(4)
+            .and_then(|w| w.checked_add(RECORD_HEADER_SIZE))
+            .ok_or(Error::OutOfBounds {
+                offset,
+                len,
+                size: map.len(),
+            })?;
+        map.span(offset, total).map_err(|_| Error::OutOfBounds {
+            offset,
+            len: total,
+            size: map.len(),
+        })?;
+        let word = |at: usize| -> Result<&AtomicU32> {
+            let p = map.atomic::<AtomicU32>(at)?;
+            // SAFETY: aligned and in bounds (checked), mapped for as long as
+            // `map`; used only for 4-byte atomic accesses (loads only on a
+            // read-only mapping, where `record` is used for snapshots, whose
+            // accesses are all Relaxed/Acquire loads: sound on read-only
+            // memory), which overlap the handle's other 32-bit atomics
+            // exactly or not at all.
+            Ok(unsafe { &*p.cast_const() })
+        };
+        Ok(Self {
+            seq: word(offset)?,
+            owner: word(offset + 4)?,
+            payload: (0..words)
+                .map(|i| word(offset + RECORD_HEADER_SIZE + 4 * i))
+                .collect::<Result<Vec<_>>>()?,
+            offset,
+        })
+    }
+
+    /// Copies a consistent payload into `out`: one that no writer changed
+    /// while it was copied. Waits (up to `timeout`) while a live writer
+    /// holds the record; fails at once when its writer died mid-publish.
+    /// `wait` blocks until the sequence changes or the given time passes.
+    pub(crate) fn snapshot(
+        &self,
+        out: &mut [u8],
+        timeout: Duration,
+        mut wait: impl FnMut(&AtomicU32, u32, Duration),
+    ) -> Result<u32> {
+        let start = Instant::now();
+        loop {
+            // Ordering (see `Record::publish` for the writer's half):
+            // Relaxed + fence is the Acquire load that also works on
+            // read-only memory. An even `s1` written by a publish's last
+            // store makes that publish's payload visible to the copy below.
+            let s1 = self.seq.load(Ordering::Relaxed);
+            fence(Ordering::Acquire);
+            if s1 % 2 == 1 {
+                let pid = self.owner.load(Ordering::Relaxed);
+                if pid != 0 && !alive(pid) {
+                    return Err(Error::Abandoned {
+                        offset: self.offset,
+                        pid,
+                    });
+                }
+                let waited = start.elapsed();
+                if waited >= timeout {
+                    return Err(Error::Busy {
+                        offset: self.offset,
+                        pid,
+                        waited,
+                    });
+                }
+                wait(self.seq, s1, (timeout - waited).min(OWNER_CHECK));
+                continue;
+            }
+            for (chunk, word) in out.chunks_mut(4).zip(&self.payload) {
+                let bytes = word.load(Ordering::Relaxed).to_ne_bytes();
+                chunk.copy_from_slice(&bytes[..chunk.len()]);
+            }
+            // If any word copied above came from a publish that started
+            // after `s1`, this fence synchronises with that publish's Release
+            // fence, so the load below sees its odd sequence (or later) and
+            // the copy is discarded. Equal means no publish overlapped it
+            // (short of 2^31 publishes wrapping the sequence meanwhile).
+            fence(Ordering::Acquire);
+            if self.seq.load(Ordering::Relaxed) == s1 {
+                return Ok(s1);
+            }
+        }
+    }
+
+    /// Publishes `data` into the record so that readers see all of it or
+    /// none of it. Waits up to `timeout` for another live writer of the
+    /// record; takes over from a dead one. The caller wakes the waiters.
+    /// `data` must be as long as the `len` the record was made with.
+    /// `wait` blocks until the sequence changes or the given time passes:
+    /// the holder's last stores change it and wake its waiters.
+    pub(crate) fn publish(
+        &self,
+        data: &[u8],
+        timeout: Duration,
+        mut wait: impl FnMut(&AtomicU32, u32, Duration),
+    ) -> Result<()> {
+        let record = self;
+        let offset = self.offset;
+        let me = std::process::id();
+        let start = Instant::now();
+        loop {
+            match record
+                .owner
+                .compare_exchange(0, me, Ordering::Acquire, Ordering::Relaxed)
+            {
+                Ok(_) => break,
+                Err(pid) if pid != 0 && !alive(pid) => {
+                    if record
+                        .owner
+                        .compare_exchange(pid, me, Ordering::Acquire, Ordering::Relaxed)
+                        .is_ok()
+                    {
+                        break;
+                    }
+                }
+                Err(pid) => {
+                    let waited = start.elapsed();
+                    if waited >= timeout {
+                        return Err(Error::Busy {
+                            offset,
+                            pid,
+                            waited,
+                        });
+                    }
+                    // Whatever the sequence holds now, the holder changes
+                    // it before it lets go of the owner word.
+                    let seq = record.seq.load(Ordering::SeqCst);
+                    wait(record.seq, seq, (timeout - waited).min(OWNER_CHECK));
+                }
+            }
+        }
+        // Ordering (the seqlock argument; `Record::snapshot` is the reader):
+        // 1. Make the sequence odd with a read-modify-write, which reads the
+        //    latest value even after taking over from a dead writer we never
+        //    synchronised with (it may have left it odd already: `| 1`).
+        //    Release: a reader that sees this odd value also sees our owner
+        //    word, so it reports a live writer as busy, never as abandoned.
+        let odd = record.seq.fetch_or(1, Ordering::Release) | 1;
+        // 2. This Release fence orders the odd sequence before every payload
+        //    store below: a reader that loads any of them and then runs its
+        //    Acquire fence synchronises with this fence, so its second look
+        //    at the sequence sees `odd` or later and it retries.
+        fence(Ordering::Release);
+        for (i, word) in record.payload.iter().enumerate() {
+            let mut bytes = [0u8; 4];
+            let chunk = &data[4 * i..data.len().min(4 * i + 4)];
+            bytes[..chunk.len()].copy_from_slice(chunk);
+            word.store(u32::from_ne_bytes(bytes), Ordering::Relaxed);
+        }
+        // 3. Release (SeqCst, for the waiter protocol of `waiters::wake`): a reader
+        //    whose first look sees this even value sees all of the payload.
+        record.seq.store(odd.wrapping_add(1), Ordering::SeqCst);
+        // 4. Release: the next writer's Acquire on the owner word sees the
+        //    even sequence (and payload) we leave.
+        record.owner.store(0, Ordering::Release);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mapping::testing::rw;
+
+    /// A mapping big enough for the control words and one record of up to
+    /// 56 payload bytes at CONTROL_SIZE.
+    fn records(len: usize) -> Mapping {
+        rw(CONTROL_SIZE + len)
+    }
+
+    #[test]
+    fn records_are_8_aligned_past_the_control_words_and_inside() {
+        let map = records(64);
+        let size = map.len();
+        assert!(matches!(
+            Record::at(&map, Layout::of_old_service(1), CONTROL_SIZE, 4),
+            Err(Error::Unsupported { version: 1, .. })
+        ));
+        for offset in [CONTROL_SIZE + 1, CONTROL_SIZE + 4] {
+            assert!(matches!(
+                Record::at(&map, Layout::V1, offset, 4),
+                Err(Error::Misaligned { offset: o, align: 8 }) if o == offset
+            ));
+        }
+        for offset in [0, 8, CONTROL_SIZE - 8] {
+            assert!(matches!(
+                Record::at(&map, Layout::V1, offset, 4),
+                Err(Error::OutOfBounds { offset: o, len: 4, size: s }) if o == offset && s == size
+            ));
+        }
+        // Header and payload (rounded up to words) must fit.
+        assert!(matches!(
+            Record::at(&map, Layout::V1, CONTROL_SIZE, 57),
+            Err(Error::OutOfBounds { offset: CONTROL_SIZE, len: 68, size: s }) if s == size
+        ));
+        assert!(matches!(
+            Record::at(&map, Layout::V1, CONTROL_SIZE, usize::MAX),
+            Err(Error::OutOfBounds {
+                offset: CONTROL_SIZE,
+                len: usize::MAX,
+                ..
+            })
+        ));
+        // The words are where the layout puts them.
+        let base = map.base_addr();
+        let addr = |w: &AtomicU32| w as *const AtomicU32 as usize;
+        let record = Record::at(&map, Layout::V1, CONTROL_SIZE, 56).unwrap();
+        assert_eq!(record.offset, CONTROL_SIZE);
+        assert_eq!(addr(record.seq), base + CONTROL_SIZE);
+        assert_eq!(addr(record.owner), base + CONTROL_SIZE + 4);
+        assert_eq!(record.payload.len(), 14);
+        for (i, word) in record.payload.iter().enumerate() {
+            assert_eq!(addr(word), base + CONTROL_SIZE + RECORD_HEADER_SIZE + 4 * i);
+        }
+        assert_eq!(
+            Record::at(&map, Layout::V1, CONTROL_SIZE, 5)
+                .unwrap()
+                .payload
+                .len(),
+            2
+        );
+    }
+
+    /// Never called: the snapshot must not wait.
+    fn no_wait(_: &AtomicU32, _: u32, _: Duration) {
+        panic!("the snapshot waited");
+    }
+
+    #[test]
+    fn a_snapshot_of_a_settled_record_is_its_payload_and_sequence() {
+        let map = records(64);
+        let record = Record::at(&map, Layout::V1, CONTROL_SIZE, 6).unwrap();
+        for seq in [2, 6] {
+            record.seq.store(seq, Ordering::SeqCst);
+            record.payload[0].store(u32::from_ne_bytes(*b"abcd"), Ordering::SeqCst);
+            record.payload[1].store(
+                u32::from_ne_bytes([b'e', b'f', seq as u8, 0]),
+                Ordering::SeqCst,
+            );
+            let mut out = [0u8; 6];
+            assert_eq!(
+                record.snapshot(&mut out, Duration::ZERO, no_wait).unwrap(),
+                seq
+            );
+            assert_eq!(&out, b"abcdef");
+        }
+    }
+
+    #[test]
+    fn a_record_a_dead_writer_left_odd_is_abandoned_at_once() {
+        let map = records(64);
+        let record = Record::at(&map, Layout::V1, CONTROL_SIZE, 4).unwrap();
+        let dead = i32::MAX as u32;
+        record.seq.store(7, Ordering::SeqCst);
+        record.owner.store(dead, Ordering::SeqCst);
+        let mut out = [0u8; 4];
+        assert!(matches!(
+            record.snapshot(&mut out, Duration::from_secs(60), no_wait),
+            Err(Error::Abandoned { offset: CONTROL_SIZE, pid }) if pid == dead
+        ));
+    }
+
+    /// An odd sequence whose writer lives (or is not known yet: owner 0)
+    /// is waited out for at most the timeout, then reported busy.
+    #[test]
+    fn a_record_a_live_writer_holds_is_busy_after_the_timeout() {
+        let map = records(64);
+        let record = Record::at(&map, Layout::V1, CONTROL_SIZE, 4).unwrap();
+        let me = std::process::id();
+        for owner in [me, 0] {
+            record.seq.store(3, Ordering::SeqCst);
+            record.owner.store(owner, Ordering::SeqCst);
+            let mut out = [0u8; 4];
+            assert!(matches!(
+                record.snapshot(&mut out, Duration::ZERO, no_wait),
+                Err(Error::Busy { offset: CONTROL_SIZE, pid, .. }) if pid == owner
+            ));
+        }
+    }
+
+    /// While a live writer holds the record, the snapshot waits on the
+    /// sequence word for what is left of the timeout (never longer), and
+    /// copies the record once the writer is done.
+    #[test]
+    fn a_snapshot_waits_for_a_live_writer_within_the_timeout() {
+        let map = records(64);
+        let record = Record::at(&map, Layout::V1, CONTROL_SIZE, 4).unwrap();
+        let timeout = Duration::from_millis(15);
+        assert!(timeout < OWNER_CHECK);
+        record.seq.store(9, Ordering::SeqCst);
+        record.owner.store(std::process::id(), Ordering::SeqCst);
+        record.payload[0].store(u32::from_ne_bytes(*b"wxyz"), Ordering::SeqCst);
+        let waits = std::cell::Cell::new(0);
+        let mut out = [0u8; 4];
+        let seq = record
+            .snapshot(&mut out, timeout, |word, old, left| {
+                assert_eq!(word as *const AtomicU32, record.seq as *const AtomicU32);
+                assert_eq!(old, 9);
+                // Some time passed since the snapshot began (a kill(2) at least).
+                assert!(left < timeout, "{left:?}");
+                waits.set(waits.get() + 1);
+                // The writer finishes.
+                record.owner.store(0, Ordering::SeqCst);
+                record.seq.store(10, Ordering::SeqCst);
+            })
+            .unwrap();
+        assert_eq!((seq, waits.get(), &out), (10, 1, b"wxyz"));
+    }
+
+    /// While a live writer holds the record, a publish waits on the
+    /// sequence word for what is left of the timeout (never longer), and
+    /// publishes once the holder lets go.
+    #[test]
+    fn a_publish_waits_for_a_live_holder_within_the_timeout() {
+        let map = records(64);
+        let record = Record::at(&map, Layout::V1, CONTROL_SIZE, 4).unwrap();
+        let timeout = Duration::from_millis(15);
+        record.seq.store(4, Ordering::SeqCst);
+        record.owner.store(std::process::id(), Ordering::SeqCst);
+        let waits = std::cell::Cell::new(0);
+        record
+            .publish(b"abcd", timeout, |word, old, left| {
+                assert_eq!(word as *const AtomicU32, record.seq as *const AtomicU32);
+                assert_eq!(old, 4);
+                assert!(left < timeout, "{left:?}");
+                waits.set(waits.get() + 1);
+                // The holder finishes.
+                record.seq.store(6, Ordering::SeqCst);
+                record.owner.store(0, Ordering::SeqCst);
+            })
+            .unwrap();
+        assert_eq!(waits.get(), 1);
+        assert_eq!(record.seq.load(Ordering::SeqCst), 8);
+        assert_eq!(record.owner.load(Ordering::SeqCst), 0);
+        assert_eq!(
+            record.payload[0].load(Ordering::SeqCst).to_ne_bytes(),
+            *b"abcd"
+        );
+    }
+}
