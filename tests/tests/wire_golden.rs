@@ -241,9 +241,9 @@ fn rsbinder_region_with_fd_matches_aosp_rules_at_v1_and_v2() {
         };
         let got = written(&s, |p| p.write(&region));
         assert_eq!(
-            got,
             aosp_region_17(),
-            "Region at wire v{} (AOSP first, rsbinder second)",
+            got,
+            "Region at wire v{} (left AOSP, right rsbinder)",
             version.get()
         );
     }
