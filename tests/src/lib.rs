@@ -11,6 +11,7 @@ pub mod probe;
 pub mod record;
 pub mod selinux;
 pub mod v1server;
+pub mod wire;
 
 /// `vendor.enea.buffer` as the frozen V1 dump declares it, generated at build
 /// time (tests/build.rs), for the V1 client and the V1 service of the
