@@ -13,6 +13,8 @@ pub use vendor_enea_buffer::aidl::vendor::enea::buffer::IEneaBuffer::{
     BnEneaBuffer, IEneaBuffer, IEneaBufferAsyncService as IEneaBufferAsyncServer,
 };
 
+#[path = "linux_conns.rs"]
+mod linux_conns;
 #[path = "linux_socket.rs"]
 mod linux_socket;
 
@@ -21,7 +23,8 @@ use crate::config::{Config, Transport};
 use crate::log_guard::LogGuard;
 use crate::policy::Right;
 use crate::socket_lock::{lock_socket_path, LockError, SocketLock};
-use linux_socket::{Limits, SocketError, SocketServer};
+use linux_conns::Limits;
+use linux_socket::{SocketError, SocketServer};
 
 /// Kernel binder threads: calls are a dup() each, so a few suffice.
 const KERNEL_BINDER_THREADS: u32 = 4;
@@ -141,7 +144,7 @@ pub fn calling_identity() -> Caller {
     Caller {
         uid,
         pid,
-        gid: linux_socket::caller_gid(uid, pid),
+        gid: linux_conns::caller_gid(uid, pid),
     }
 }
 
