@@ -139,6 +139,31 @@ pub enum Error {
     /// session id cannot be drawn without it.
     #[error("the kernel's random number generator is still not seeded after {0:?}; an RPC session needs it (early boot, or a VM without RDRAND or virtio-rng?)")]
     RngNotSeeded(std::time::Duration),
+    /// The daemon's access policy refused a call (EX_SECURITY).
+    #[error("the daemon refused {call}: {message}; {}", way_in(*.uid, .needs))]
+    Refused {
+        /// The AIDL method.
+        call: &'static str,
+        /// What the daemon said.
+        message: String,
+        /// This process's effective uid, which the policy judged.
+        uid: u32,
+        /// The right the call needs: `ro` or `rw`.
+        needs: &'static str,
+    },
+}
+
+/// The access rule that would let `uid` make a call needing `needs`.
+fn way_in(uid: u32, needs: &str) -> String {
+    let also = if needs == "ro" {
+        " to read (`=rw` to also write)"
+    } else {
+        ""
+    };
+    format!(
+        "to be let in, have the daemon started with `--access uid:{uid}={needs}`{also}, \
+         or that rule in its access file"
+    )
 }
 
 /// The library's result type.

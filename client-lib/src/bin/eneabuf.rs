@@ -153,7 +153,7 @@ fn run(cli: Cli) -> enea_buffer_client::Result<()> {
                     }
                     Ok(_) => "the region is too small for the waiter word".to_owned(),
                     // Refused (policy or SELinux): a reader may still poll.
-                    Err(e @ Error::Call { .. }) => {
+                    Err(e @ (Error::Call { .. } | Error::Refused { .. })) => {
                         format!("change notification needs the read-write view ({e})")
                     }
                     Err(e) => return Err(e),

@@ -120,6 +120,13 @@ pub fn is_dead(status: &Status) -> bool {
     )
 }
 
+/// The message of a security exception (EX_SECURITY: an access policy's
+/// refusal); `None` for any other status.
+pub fn security_message(status: &Status) -> Option<String> {
+    (status.exception_code() == rsbinder::ExceptionCode::Security)
+        .then(|| status.message().unwrap_or_default().to_owned())
+}
+
 fn binder_device(options: &ConnectOptions) -> Result<PathBuf> {
     enea_buffer_common::find_binder_device(options.binder_device.as_deref()).map_err(|reason| {
         Error::NoDaemon {
