@@ -1,11 +1,15 @@
 //! Errors a user can act on, from `eneabuf` against the real daemon on the
 //! Unix socket: each names the cause and what to do about it.
 
-use std::os::unix::process::CommandExt;
-use std::process::{Command, Output};
+use std::io::{BufRead, BufReader, Read};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::process::{Command, Output, Stdio};
 
+use enea_buffer_tests::daemon::wait_bounded;
 use enea_buffer_tests::probe::run_bounded;
-use enea_buffer_tests::{bins, require_root, Daemon, DaemonOptions, NONE_UID, OTHER_UID};
+use enea_buffer_tests::{
+    bins, eneabuf, require_root, Daemon, DaemonOptions, NONE_UID, OTHER_UID, WAIT,
+};
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
@@ -66,4 +70,38 @@ fn a_policy_refusal_prints_the_daemons_message_once_and_the_way_in() {
             &format!("--access uid:{OTHER_UID}=rw"),
         ],
     );
+}
+
+/// `eneabuf watch | head -1`: once the reader of its stdout is gone, watch
+/// ends quietly (status 0, nothing on stderr) at its next line, instead of
+/// panicking on EPIPE.
+#[test]
+fn watch_ends_quietly_when_its_reader_goes_away() {
+    let daemon = Daemon::start_with(DaemonOptions::socket());
+    let mut cmd = Command::new(bins::path(bins::ENEABUF));
+    cmd.args(daemon.client_args())
+        .arg("watch")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawning eneabuf watch");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().expect("watch printed nothing").unwrap();
+    assert_eq!(first, "0xdeadcafe");
+    // The only read end of the pipe: watch's next line meets EPIPE.
+    drop(lines);
+    let inc = eneabuf(&daemon, &["increment"]);
+    assert!(inc.status.success(), "{}", text(&inc.stderr));
+    let status = wait_bounded(&mut child, WAIT).expect("eneabuf watch did not exit");
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert_eq!(status.signal(), None, "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(status.success(), "{status}: {stderr}");
+    assert_eq!(stderr, "");
 }
