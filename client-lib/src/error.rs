@@ -139,6 +139,18 @@ pub enum Error {
     /// session id cannot be drawn without it.
     #[error("the kernel's random number generator is still not seeded after {0:?}; an RPC session needs it (early boot, or a VM without RDRAND or virtio-rng?)")]
     RngNotSeeded(std::time::Duration),
+    /// This user may not connect to the daemon's socket (EACCES): the
+    /// socket's owner, group and mode, a directory on its path, or a
+    /// security module keep it out. `why` says which, and the way in.
+    #[error("this user (uid {me}) may not connect to the vendor.enea.buffer socket {path}: {why}")]
+    SocketDenied {
+        /// The socket.
+        path: String,
+        /// This process's effective uid.
+        me: u32,
+        /// What keeps this user out, and what to do about it.
+        why: String,
+    },
     /// The daemon's access policy refused a call (EX_SECURITY).
     #[error("the daemon refused {call}: {message}; {}", way_in(*.uid, .needs))]
     Refused {

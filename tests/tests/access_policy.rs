@@ -146,7 +146,7 @@ fn gid_rules_apply_on_the_socket() {
     let out = eneabuf_as(&daemon, 2004, 3001, &["get"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        text(&out.stderr).contains("cannot connect"),
+        text(&out.stderr).contains("may not connect"),
         "{}",
         text(&out.stderr)
     );

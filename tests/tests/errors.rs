@@ -2,10 +2,11 @@
 //! Unix socket: each names the cause and what to do about it.
 
 use std::io::{BufRead, BufReader, Read};
+use std::os::unix::net::UnixListener;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Command, Output, Stdio};
 
-use enea_buffer_tests::daemon::wait_bounded;
+use enea_buffer_tests::daemon::{fresh_dir, wait_bounded};
 use enea_buffer_tests::probe::run_bounded;
 use enea_buffer_tests::{
     bins, eneabuf, require_root, Daemon, DaemonOptions, NONE_UID, OTHER_UID, WAIT,
@@ -34,6 +35,55 @@ fn one_error_line(out: &Output, words: &[&str]) -> String {
         assert!(lines[0].contains(word), "{:?} lacks {word:?}", lines[0]);
     }
     lines[0].to_owned()
+}
+
+/// A user the socket's mode keeps out is told there is a daemon, whose
+/// socket it is, and how to be let in.
+#[test]
+fn a_socket_this_user_may_not_connect_to_names_its_owner_and_the_way_in() {
+    require_root("the client runs as another uid");
+    let daemon = Daemon::start_with(DaemonOptions::socket());
+    // The harness gives the socket to group OTHER_UID; 3001 is not it.
+    let out = eneabuf_as(&daemon, 2004, 3001, &["get"]);
+    let line = one_error_line(
+        &out,
+        &[
+            &daemon.socket.display().to_string(),
+            "may not connect",
+            "uid 0 (root)",
+            &format!("group {OTHER_UID}"),
+            "mode 0660",
+            "uid 2004",
+            "run as root",
+            "--socket-group",
+            "--access uid:2004=",
+        ],
+    );
+    assert!(!line.contains("Errno"), "{line}");
+    assert!(!line.contains("no vendor.enea.buffer daemon"), "{line}");
+}
+
+/// A socket file with no daemon behind it: the daemon is not running, and
+/// the file may be removed.
+#[test]
+fn a_stale_socket_says_the_daemon_is_not_running() {
+    let dir = fresh_dir();
+    let stale = dir.join("stale.sock");
+    drop(UnixListener::bind(&stale).unwrap());
+    let mut cmd = Command::new(bins::path(bins::ENEABUF));
+    cmd.args(["--transport", "socket", "--socket"])
+        .arg(&stale)
+        .arg("get");
+    let line = one_error_line(
+        &run_bounded(cmd),
+        &[
+            "stale",
+            "not running",
+            "start it",
+            &format!("remove {}", stale.display()),
+        ],
+    );
+    assert!(!line.contains("Errno"), "{line}");
 }
 
 /// The access policy's refusal: the daemon's message once, no binder
