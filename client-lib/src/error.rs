@@ -163,6 +163,18 @@ pub enum Error {
         /// The right the call needs: `ro` or `rw`.
         needs: &'static str,
     },
+    /// Neither transport reached the daemon (`--transport auto`).
+    #[error(
+        "no vendor.enea.buffer daemon on either transport: {}; {}",
+        tried(kernel),
+        tried(socket)
+    )]
+    NoTransport {
+        /// Why kernel binder failed.
+        kernel: Box<Error>,
+        /// Why the socket failed.
+        socket: Box<Error>,
+    },
 }
 
 /// The access rule that would let `uid` make a call needing `needs`.
@@ -176,6 +188,14 @@ fn way_in(uid: u32, needs: &str) -> String {
         "to be let in, have the daemon started with `--access uid:{uid}={needs}`{also}, \
          or that rule in its access file"
     )
+}
+
+/// One transport's failure in [`Error::NoTransport`]: where, and why.
+fn tried(error: &Error) -> String {
+    match error {
+        Error::NoDaemon { endpoint, reason } => format!("{endpoint}: {reason}"),
+        other => other.to_string(),
+    }
 }
 
 /// The library's result type.

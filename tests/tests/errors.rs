@@ -122,6 +122,32 @@ fn a_policy_refusal_prints_the_daemons_message_once_and_the_way_in() {
     );
 }
 
+/// `--transport auto` tries kernel binder, then the socket; when both fail,
+/// both reasons are given.
+#[test]
+fn auto_reports_why_each_transport_failed() {
+    let dir = fresh_dir();
+    let missing = dir.join("none.sock");
+    let mut cmd = Command::new(bins::path(bins::ENEABUF));
+    cmd.args([
+        "--transport",
+        "auto",
+        "--binder-device",
+        "/nonexistent-enea/binder",
+        "--socket",
+    ])
+    .arg(&missing)
+    .arg("get");
+    one_error_line(
+        &run_bounded(cmd),
+        &[
+            "kernel binder",
+            "no binder device at /nonexistent-enea/binder",
+            &format!("no socket at {}", missing.display()),
+        ],
+    );
+}
+
 /// `eneabuf watch | head -1`: once the reader of its stdout is gone, watch
 /// ends quietly (status 0, nothing on stderr) at its next line, instead of
 /// panicking on EPIPE.

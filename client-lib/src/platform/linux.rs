@@ -87,8 +87,14 @@ pub fn open(options: &ConnectOptions) -> Result<Opened> {
     match options.transport {
         Transport::Binder => open_kernel(options),
         Transport::Socket => open_socket(options),
-        // Kernel binder first, as the daemon prefers it; any failure falls back.
-        Transport::Auto => open_kernel(options).or_else(|_| open_socket(options)),
+        // Kernel binder first, as the daemon prefers it; any failure falls
+        // back, and if the socket fails too, both reasons are the answer.
+        Transport::Auto => open_kernel(options).or_else(|kernel| {
+            open_socket(options).map_err(|socket| Error::NoTransport {
+                kernel: Box::new(kernel),
+                socket: Box::new(socket),
+            })
+        }),
     }
 }
 
