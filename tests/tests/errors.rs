@@ -1,5 +1,19 @@
 //! Errors a user can act on, from `eneabuf` against the real daemon on the
 //! Unix socket: each names the cause and what to do about it.
+//!
+//! The recipe "Letting other users in", as `letting_another_user_in` runs it
+//! (daemon as root; the user is uid 2101, a member of group 3100):
+//!
+//! ```text
+//! # as root
+//! vendor.enea.buffer-service --transport socket --socket-group 3100 --access uid:2101=rw
+//! # as uid 2101 (in group 3100)
+//! eneabuf --transport socket increment
+//! ```
+//!
+//! A member of group 3100 without a rule is refused by the access policy
+//! (`--access uid:<N>=ro` would let it read); a user outside the group
+//! cannot connect to the socket (mode 0660) at all.
 
 use std::io::{BufRead, BufReader, Read};
 use std::os::unix::net::UnixListener;
@@ -146,6 +160,45 @@ fn auto_reports_why_each_transport_failed() {
             &format!("no socket at {}", missing.display()),
         ],
     );
+}
+
+/// The recipe in this file's header: the granted user increments; a group
+/// member without a rule is refused by the policy; a user outside the
+/// group cannot connect. Each refusal says how to be let in.
+#[test]
+fn letting_another_user_in() {
+    require_root("the daemon runs as root and the clients as other uids");
+    let daemon = Daemon::start_with(DaemonOptions {
+        args: ["--socket-group", "3100", "--access", "uid:2101=rw"]
+            .map(String::from)
+            .to_vec(),
+        bare: true,
+        ..DaemonOptions::socket()
+    });
+    let inc = eneabuf_as(&daemon, 2101, 3100, &["increment"]);
+    assert!(inc.status.success(), "{}", text(&inc.stderr));
+    assert!(text(&inc.stdout).contains("Data=0xdeadcaff"), "{inc:?}");
+
+    let refused = eneabuf_as(&daemon, 2102, 3100, &["increment"]);
+    one_error_line(
+        &refused,
+        &["uid 2102 has no read access", "--access uid:2102=ro"],
+    );
+
+    let outside = eneabuf_as(&daemon, 2103, 2103, &["increment"]);
+    one_error_line(
+        &outside,
+        &[
+            "may not connect",
+            "group 3100",
+            "--socket-group",
+            "--access uid:2103=",
+        ],
+    );
+
+    // Neither refusal changed the word.
+    let get = eneabuf(&daemon, &["get"]);
+    assert_eq!(text(&get.stdout).trim(), "0xdeadcaff", "{get:?}");
 }
 
 /// `eneabuf watch | head -1`: once the reader of its stdout is gone, watch
