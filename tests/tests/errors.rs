@@ -77,6 +77,27 @@ fn a_socket_this_user_may_not_connect_to_names_its_owner_and_the_way_in() {
     assert!(!line.contains("no vendor.enea.buffer daemon"), "{line}");
 }
 
+/// A directory on the socket's path that this user cannot search is named
+/// as what keeps it out.
+#[test]
+fn a_directory_this_user_cannot_pass_is_named() {
+    use std::os::unix::fs::PermissionsExt;
+    require_root("the client runs as another uid");
+    let daemon = Daemon::start_with(DaemonOptions::socket());
+    std::fs::set_permissions(&daemon.dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let out = eneabuf_as(&daemon, OTHER_UID, OTHER_UID, &["get"]);
+    one_error_line(
+        &out,
+        &[
+            "may not connect",
+            &format!("the directory {} (uid 0 (root)", daemon.dir.display()),
+            "mode 0700",
+            "does not let this user through",
+            "--socket PATH",
+        ],
+    );
+}
+
 /// A socket file with no daemon behind it: the daemon is not running, and
 /// the file may be removed.
 #[test]
