@@ -247,6 +247,23 @@ impl Connection {
     fn call_error(&self, call: &'static str, status: Status) -> Error {
         if platform::is_dead(&status) {
             Error::ServiceGone(self.endpoint.clone())
+        } else if let Some(message) = platform::security_message(&status) {
+            // The daemon's policy names the call itself: say it once.
+            let message = message
+                .strip_prefix(call)
+                .and_then(|m| m.strip_prefix(": "))
+                .unwrap_or(&message)
+                .to_owned();
+            Error::Refused {
+                call,
+                message,
+                uid: enea_buffer_common::effective_uid(),
+                // Only the read-write getters need more than `ro`.
+                needs: match call {
+                    "getBuffer" | "getRegion" => "rw",
+                    _ => "ro",
+                },
+            }
         } else {
             Error::Call {
                 call,

@@ -162,6 +162,63 @@ pub enum Error {
         /// How many bytes.
         len: usize,
     },
+    /// This user may not connect to the daemon's socket (EACCES): the
+    /// socket's owner, group and mode, a directory on its path, or a
+    /// security module keep it out. `why` says which, and the way in.
+    #[error("this user (uid {me}) may not connect to the vendor.enea.buffer socket {path}: {why}")]
+    SocketDenied {
+        /// The socket.
+        path: String,
+        /// This process's effective uid.
+        me: u32,
+        /// What keeps this user out, and what to do about it.
+        why: String,
+    },
+    /// The daemon's access policy refused a call (EX_SECURITY).
+    #[error("the daemon refused {call}: {message}; {}", way_in(*.uid, .needs))]
+    Refused {
+        /// The AIDL method.
+        call: &'static str,
+        /// What the daemon said.
+        message: String,
+        /// This process's effective uid, which the policy judged.
+        uid: u32,
+        /// The right the call needs: `ro` or `rw`.
+        needs: &'static str,
+    },
+    /// Neither transport reached the daemon (`--transport auto`).
+    #[error(
+        "no vendor.enea.buffer daemon on either transport: {}; {}",
+        tried(kernel),
+        tried(socket)
+    )]
+    NoTransport {
+        /// Why kernel binder failed.
+        kernel: Box<Error>,
+        /// Why the socket failed.
+        socket: Box<Error>,
+    },
+}
+
+/// The access rule that would let `uid` make a call needing `needs`.
+fn way_in(uid: u32, needs: &str) -> String {
+    let also = if needs == "ro" {
+        " to read (`=rw` to also write)"
+    } else {
+        ""
+    };
+    format!(
+        "to be let in, have the daemon started with `--access uid:{uid}={needs}`{also}, \
+         or that rule in its access file"
+    )
+}
+
+/// One transport's failure in [`Error::NoTransport`]: where, and why.
+fn tried(error: &Error) -> String {
+    match error {
+        Error::NoDaemon { endpoint, reason } => format!("{endpoint}: {reason}"),
+        other => other.to_string(),
+    }
 }
 
 /// The library's result type.

@@ -201,7 +201,7 @@ fn no_daemon_is_a_clear_client_error() {
     let out = eneabuf_get_at(&stale);
     assert_eq!(out.status.code(), Some(1));
     let prefix = format!(
-        "eneabuf: no vendor.enea.buffer daemon at unix://{}: cannot connect",
+        "eneabuf: no vendor.enea.buffer daemon at unix://{}: the socket is stale",
         stale.display()
     );
     assert!(

@@ -1,5 +1,6 @@
 //! `eneabuf`: poke the vendor.enea.buffer shared region from a shell.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -72,18 +73,48 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
     }
 }
 
+/// Why `run` stopped early.
+enum Stop {
+    /// The library's error, for the user.
+    Client(Error),
+    /// Writing to stdout failed.
+    Stdout(std::io::Error),
+}
+
+impl From<Error> for Stop {
+    fn from(e: Error) -> Self {
+        Stop::Client(e)
+    }
+}
+
+impl From<std::io::Error> for Stop {
+    fn from(e: std::io::Error) -> Self {
+        Stop::Stdout(e)
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(cli) {
+    match run(cli, &mut std::io::stdout().lock()) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
+        // The reader is gone (`eneabuf watch | head -1`): nobody wants
+        // more output, which is the end, not a failure. Rust ignores
+        // SIGPIPE, so the write returns EPIPE instead of killing us.
+        Err(Stop::Stdout(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(Stop::Stdout(e)) => {
+            eprintln!("eneabuf: cannot write to stdout: {e}");
+            ExitCode::FAILURE
+        }
+        Err(Stop::Client(e)) => {
             eprintln!("eneabuf: {e}");
             ExitCode::FAILURE
         }
     }
 }
 
-fn run(cli: Cli) -> enea_buffer_client::Result<()> {
+/// Runs the command; its output goes to `out` (stdout, which is
+/// line-buffered: each line reaches the reader as it is written).
+fn run(cli: Cli, out: &mut impl Write) -> Result<(), Stop> {
     let defaults = ConnectOptions::default();
     let options = ConnectOptions {
         transport: cli.transport,
@@ -98,31 +129,32 @@ fn run(cli: Cli) -> enea_buffer_client::Result<()> {
     match cli.command {
         Command::Get => {
             let buffer = conn.map_read_only()?;
-            println!("{:#010x}", buffer.load_u32(0)?);
+            writeln!(out, "{:#010x}", buffer.load_u32(0)?)?;
         }
         Command::Increment { by } => {
             let buffer = conn.map()?;
             let before = buffer.fetch_add_u32(0, by)?;
             let base = buffer.base_addr();
-            println!("base={base:#x} Data={before:#010x}");
-            println!("base={base:#x} Data={:#010x}", before.wrapping_add(by));
+            writeln!(out, "base={base:#x} Data={before:#010x}")?;
+            writeln!(out, "base={base:#x} Data={:#010x}", before.wrapping_add(by))?;
         }
         Command::Info => {
             let buffer = conn.map_read_only()?;
             let id = buffer.identity()?;
-            println!("service:   {}", options.service_name());
-            println!("endpoint:  {}", conn.endpoint());
-            println!("transport: {}", conn.transport());
-            println!("size:      {} bytes", conn.size());
-            println!(
+            writeln!(out, "service:   {}", options.service_name())?;
+            writeln!(out, "endpoint:  {}", conn.endpoint())?;
+            writeln!(out, "transport: {}", conn.transport())?;
+            writeln!(out, "size:      {} bytes", conn.size())?;
+            writeln!(
+                out,
                 "fd:        {} (dev {:#x}, inode {})",
                 buffer.raw_fd(),
                 id.dev,
                 id.ino
-            );
-            println!("word 0:    {:#010x}", buffer.load_u32(0)?);
+            )?;
+            writeln!(out, "word 0:    {:#010x}", buffer.load_u32(0)?)?;
         }
-        Command::Dump => print!("{}", conn.dump()?),
+        Command::Dump => write!(out, "{}", conn.dump()?)?,
         Command::Watch {
             interval,
             read_only,
@@ -141,10 +173,10 @@ fn run(cli: Cli) -> enea_buffer_client::Result<()> {
                     // Woken by writers through the futex word: idle, no wake-ups.
                     Ok(buffer) if buffer.has_layout() => {
                         let mut last = buffer.load_u32(0)?;
-                        println!("{last:#010x}");
+                        writeln!(out, "{last:#010x}")?;
                         while changes.map_or(true, |n| seen < n) {
                             if let Some(now) = buffer.wait_u32_change(0, last, None)? {
-                                println!("{now:#010x}");
+                                writeln!(out, "{now:#010x}")?;
                                 last = now;
                                 seen += 1;
                             }
@@ -153,27 +185,28 @@ fn run(cli: Cli) -> enea_buffer_client::Result<()> {
                     }
                     Ok(_) => "the region is too small for the waiter word".to_owned(),
                     // Refused (policy or SELinux): a reader may still poll.
-                    Err(e @ Error::Call { .. }) => {
+                    Err(e @ (Error::Call { .. } | Error::Refused { .. })) => {
                         format!("change notification needs the read-write view ({e})")
                     }
-                    Err(e) => return Err(e),
+                    Err(e) => return Err(e.into()),
                 }
             };
             eprintln!("eneabuf: {why_poll}; polling every {interval:?}");
             let buffer = conn.map_read_only()?;
             let mut last = buffer.load_u32(0)?;
-            println!("{last:#010x}");
+            writeln!(out, "{last:#010x}")?;
             while changes.map_or(true, |n| seen < n) {
                 std::thread::sleep(interval);
                 let now = buffer.load_u32(0)?;
                 if now != last {
-                    println!("{now:#010x}");
+                    writeln!(out, "{now:#010x}")?;
                     last = now;
                     seen += 1;
                 }
             }
         }
     }
+    out.flush()?;
     Ok(())
 }
 

@@ -98,6 +98,22 @@ pub fn is_dead(status: &Status) -> bool {
     status.transaction_error() == binder::StatusCode::DEAD_OBJECT
 }
 
+/// The message of a security exception (EX_SECURITY: an access policy's
+/// refusal); `None` for any other status. libbinder_rs has no getter for
+/// the message alone: it is cut from the description, which libbinder
+/// writes as `Status(-1, EX_SECURITY): '<message>'`.
+pub fn security_message(status: &Status) -> Option<String> {
+    if status.exception_code() != binder::ExceptionCode::SECURITY {
+        return None;
+    }
+    let description = status.get_description();
+    let message = description
+        .split_once("): '")
+        .and_then(|(_, rest)| rest.strip_suffix('\''))
+        .unwrap_or(&description);
+    Some(message.to_owned())
+}
+
 /// Sends the dump transaction with `fd` for the service to write into.
 // `dump` is a method of libbinder_rs' IBinderInternal, not of IBinder.
 pub fn dump(keepalive: &Keepalive, fd: std::os::fd::OwnedFd, _endpoint: &str) -> Result<()> {

@@ -1,5 +1,7 @@
 //! Linux seam: rsbinder over kernel binder or RPC on a Unix socket.
 
+mod socket_access;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -12,6 +14,8 @@ use rsbinder::{
 pub use rsbinder::{ParcelFileDescriptor as ParcelFd, Status, Strong};
 pub use vendor_enea_buffer::aidl::vendor::enea::buffer::IEneaBuffer::IEneaBuffer;
 pub use vendor_enea_buffer::aidl::vendor::enea::buffer::Region::Region;
+
+use rustix::io::Errno;
 
 use crate::error::{Error, Result};
 use crate::options::{ConnectOptions, Transport, TransportKind};
@@ -83,8 +87,14 @@ pub fn open(options: &ConnectOptions) -> Result<Opened> {
     match options.transport {
         Transport::Binder => open_kernel(options),
         Transport::Socket => open_socket(options),
-        // Kernel binder first, as the daemon prefers it; any failure falls back.
-        Transport::Auto => open_kernel(options).or_else(|_| open_socket(options)),
+        // Kernel binder first, as the daemon prefers it; any failure falls
+        // back, and if the socket fails too, both reasons are the answer.
+        Transport::Auto => open_kernel(options).or_else(|kernel| {
+            open_socket(options).map_err(|socket| Error::NoTransport {
+                kernel: Box::new(kernel),
+                socket: Box::new(socket),
+            })
+        }),
     }
 }
 
@@ -118,6 +128,13 @@ pub fn is_dead(status: &Status) -> bool {
         status.transaction_error(),
         StatusCode::DeadObject | StatusCode::RpcError
     )
+}
+
+/// The message of a security exception (EX_SECURITY: an access policy's
+/// refusal); `None` for any other status.
+pub fn security_message(status: &Status) -> Option<String> {
+    (status.exception_code() == rsbinder::ExceptionCode::Security)
+        .then(|| status.message().unwrap_or_default().to_owned())
 }
 
 fn binder_device(options: &ConnectOptions) -> Result<PathBuf> {
@@ -164,8 +181,17 @@ fn open_socket(options: &ConnectOptions) -> Result<Opened> {
         endpoint: endpoint.clone(),
         reason,
     };
-    let Ok(meta) = std::fs::metadata(path) else {
-        return Err(no_daemon(format!("no socket at {}", path.display())));
+    let no_socket = || no_daemon(format!("no socket at {}", path.display()));
+    let denied = || Error::SocketDenied {
+        path: path.display().to_string(),
+        me: enea_buffer_common::effective_uid(),
+        why: socket_access::why_denied(path),
+    };
+    let meta = match std::fs::metadata(path) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => return Err(denied()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(no_socket()),
+        Err(e) => return Err(no_daemon(format!("cannot inspect {}: {e}", path.display()))),
     };
     check_owner(path, std::os::unix::fs::MetadataExt::uid(&meta))?;
     wait_for_kernel_rng(options.timeout)?;
@@ -179,10 +205,23 @@ fn open_socket(options: &ConnectOptions) -> Result<Opened> {
             o.incoming_connections = Some(1);
         }
     })
+    // rsbinder keeps connect(2)'s errno in the status (`Errno(-errno)`, or
+    // a named code for ENOENT and EPERM), so the cause is read from it
+    // rather than from a probe connection of our own: a live daemon would
+    // accept a probe, count it against its limits and log a failed
+    // handshake, and the socket could change between probe and connect.
     .map_err(|s| match s {
         StatusCode::BadValue | StatusCode::InvalidOperation => {
             Error::FdPassingRefused(endpoint.clone())
         }
+        StatusCode::Errno(e) if -e == Errno::ACCESS.raw_os_error() => denied(),
+        StatusCode::PermissionDenied => denied(),
+        StatusCode::Errno(e) if -e == Errno::CONNREFUSED.raw_os_error() => no_daemon(format!(
+            "the socket is stale (connection refused: nothing listens on it), so the \
+             daemon is not running: start it, or remove {} if no daemon owns it",
+            path.display()
+        )),
+        StatusCode::NameNotFound => no_socket(),
         s => no_daemon(format!("cannot connect: {s:?}")),
     })?;
     if !client.caps().contains(TransportCaps::FD_PASSING) {

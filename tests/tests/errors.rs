@@ -1,0 +1,257 @@
+//! Errors a user can act on, from `eneabuf` against the real daemon on the
+//! Unix socket: each names the cause and what to do about it.
+//!
+//! The recipe "Letting other users in", as `letting_another_user_in` runs it
+//! (daemon as root; the user is uid 2101, a member of group 3100):
+//!
+//! ```text
+//! # as root
+//! vendor.enea.buffer-service --transport socket --socket-group 3100 --access uid:2101=rw
+//! # as uid 2101 (in group 3100)
+//! eneabuf --transport socket increment
+//! ```
+//!
+//! A member of group 3100 without a rule is refused by the access policy
+//! (`--access uid:<N>=ro` would let it read); a user outside the group
+//! cannot connect to the socket (mode 0660) at all.
+
+use std::io::{BufRead, BufReader, Read};
+use std::os::unix::net::UnixListener;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::process::{Command, Output, Stdio};
+
+use enea_buffer_tests::daemon::{fresh_dir, wait_bounded};
+use enea_buffer_tests::probe::run_bounded;
+use enea_buffer_tests::{
+    bins, eneabuf, require_root, Daemon, DaemonOptions, NONE_UID, OTHER_UID, WAIT,
+};
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// `eneabuf <args>` against `daemon` as `uid` with primary group `gid` (and
+/// no supplementary groups: std drops them when it changes the uid).
+fn eneabuf_as(daemon: &Daemon, uid: u32, gid: u32, args: &[&str]) -> Output {
+    let mut cmd = Command::new(bins::path(bins::ENEABUF));
+    cmd.args(daemon.client_args()).args(args).uid(uid).gid(gid);
+    run_bounded(cmd)
+}
+
+/// Exit status 1, one line on stderr that contains every word of `words`;
+/// returns the line.
+fn one_error_line(out: &Output, words: &[&str]) -> String {
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "stderr: {stderr}");
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "expected one error line: {stderr}");
+    for word in words {
+        assert!(lines[0].contains(word), "{:?} lacks {word:?}", lines[0]);
+    }
+    lines[0].to_owned()
+}
+
+/// A user the socket's mode keeps out is told there is a daemon, whose
+/// socket it is, and how to be let in.
+#[test]
+fn a_socket_this_user_may_not_connect_to_names_its_owner_and_the_way_in() {
+    require_root("the client runs as another uid");
+    let daemon = Daemon::start_with(DaemonOptions::socket());
+    // The harness gives the socket to group OTHER_UID; 3001 is not it.
+    let out = eneabuf_as(&daemon, 2004, 3001, &["get"]);
+    let line = one_error_line(
+        &out,
+        &[
+            &daemon.socket.display().to_string(),
+            "may not connect",
+            "uid 0 (root)",
+            &format!("group {OTHER_UID}"),
+            "mode 0660",
+            "uid 2004",
+            "run as root",
+            "--socket-group",
+            "--access uid:2004=",
+        ],
+    );
+    assert!(!line.contains("Errno"), "{line}");
+    assert!(!line.contains("no vendor.enea.buffer daemon"), "{line}");
+}
+
+/// A directory on the socket's path that this user cannot search is named
+/// as what keeps it out.
+#[test]
+fn a_directory_this_user_cannot_pass_is_named() {
+    use std::os::unix::fs::PermissionsExt;
+    require_root("the client runs as another uid");
+    let daemon = Daemon::start_with(DaemonOptions::socket());
+    std::fs::set_permissions(&daemon.dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let out = eneabuf_as(&daemon, OTHER_UID, OTHER_UID, &["get"]);
+    one_error_line(
+        &out,
+        &[
+            "may not connect",
+            &format!("the directory {} (uid 0 (root)", daemon.dir.display()),
+            "mode 0700",
+            "does not let this user through",
+            "--socket PATH",
+        ],
+    );
+}
+
+/// A socket file with no daemon behind it: the daemon is not running, and
+/// the file may be removed.
+#[test]
+fn a_stale_socket_says_the_daemon_is_not_running() {
+    let dir = fresh_dir();
+    let stale = dir.join("stale.sock");
+    drop(UnixListener::bind(&stale).unwrap());
+    let mut cmd = Command::new(bins::path(bins::ENEABUF));
+    cmd.args(["--transport", "socket", "--socket"])
+        .arg(&stale)
+        .arg("get");
+    let line = one_error_line(
+        &run_bounded(cmd),
+        &[
+            "stale",
+            "not running",
+            "start it",
+            &format!("remove {}", stale.display()),
+        ],
+    );
+    assert!(!line.contains("Errno"), "{line}");
+}
+
+/// The access policy's refusal: the daemon's message once, no binder
+/// exception jargon, and the rule that would let this uid in.
+#[test]
+fn a_policy_refusal_prints_the_daemons_message_once_and_the_way_in() {
+    require_root("the clients run as other uids");
+    let daemon = Daemon::start_with(DaemonOptions::socket());
+    let out = eneabuf_as(&daemon, NONE_UID, OTHER_UID, &["get"]);
+    let said = format!("uid {NONE_UID} has no read access to vendor.enea.buffer");
+    let line = one_error_line(
+        &out,
+        &[
+            "getBufferSize",
+            "refused",
+            &said,
+            &format!("--access uid:{NONE_UID}=ro"),
+        ],
+    );
+    assert_eq!(line.matches(&said).count(), 1, "{line}");
+    assert_eq!(line.matches("getBufferSize").count(), 1, "{line}");
+    assert!(!line.contains("Security"), "{line}");
+    // The way in comes last.
+    let way_in = line.find("--access").unwrap();
+    assert!(way_in > line.find(&said).unwrap(), "{line}");
+
+    // A reader asking to write is told which right it lacks and which it needs.
+    let out = eneabuf_as(&daemon, OTHER_UID, OTHER_UID, &["increment"]);
+    one_error_line(
+        &out,
+        &[
+            "getRegion",
+            &format!("uid {OTHER_UID} has no read-write access"),
+            &format!("--access uid:{OTHER_UID}=rw"),
+        ],
+    );
+}
+
+/// `--transport auto` tries kernel binder, then the socket; when both fail,
+/// both reasons are given.
+#[test]
+fn auto_reports_why_each_transport_failed() {
+    let dir = fresh_dir();
+    let missing = dir.join("none.sock");
+    let mut cmd = Command::new(bins::path(bins::ENEABUF));
+    cmd.args([
+        "--transport",
+        "auto",
+        "--binder-device",
+        "/nonexistent-enea/binder",
+        "--socket",
+    ])
+    .arg(&missing)
+    .arg("get");
+    one_error_line(
+        &run_bounded(cmd),
+        &[
+            "kernel binder",
+            "no binder device at /nonexistent-enea/binder",
+            &format!("no socket at {}", missing.display()),
+        ],
+    );
+}
+
+/// The recipe in this file's header: the granted user increments; a group
+/// member without a rule is refused by the policy; a user outside the
+/// group cannot connect. Each refusal says how to be let in.
+#[test]
+fn letting_another_user_in() {
+    require_root("the daemon runs as root and the clients as other uids");
+    let daemon = Daemon::start_with(DaemonOptions {
+        args: ["--socket-group", "3100", "--access", "uid:2101=rw"]
+            .map(String::from)
+            .to_vec(),
+        bare: true,
+        ..DaemonOptions::socket()
+    });
+    let inc = eneabuf_as(&daemon, 2101, 3100, &["increment"]);
+    assert!(inc.status.success(), "{}", text(&inc.stderr));
+    assert!(text(&inc.stdout).contains("Data=0xdeadcaff"), "{inc:?}");
+
+    let refused = eneabuf_as(&daemon, 2102, 3100, &["increment"]);
+    one_error_line(
+        &refused,
+        &["uid 2102 has no read access", "--access uid:2102=ro"],
+    );
+
+    let outside = eneabuf_as(&daemon, 2103, 2103, &["increment"]);
+    one_error_line(
+        &outside,
+        &[
+            "may not connect",
+            "group 3100",
+            "--socket-group",
+            "--access uid:2103=",
+        ],
+    );
+
+    // Neither refusal changed the word.
+    let get = eneabuf(&daemon, &["get"]);
+    assert_eq!(text(&get.stdout).trim(), "0xdeadcaff", "{get:?}");
+}
+
+/// `eneabuf watch | head -1`: once the reader of its stdout is gone, watch
+/// ends quietly (status 0, nothing on stderr) at its next line, instead of
+/// panicking on EPIPE.
+#[test]
+fn watch_ends_quietly_when_its_reader_goes_away() {
+    let daemon = Daemon::start_with(DaemonOptions::socket());
+    let mut cmd = Command::new(bins::path(bins::ENEABUF));
+    cmd.args(daemon.client_args())
+        .arg("watch")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawning eneabuf watch");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().expect("watch printed nothing").unwrap();
+    assert_eq!(first, "0xdeadcafe");
+    // The only read end of the pipe: watch's next line meets EPIPE.
+    drop(lines);
+    let inc = eneabuf(&daemon, &["increment"]);
+    assert!(inc.status.success(), "{}", text(&inc.stderr));
+    let status = wait_bounded(&mut child, WAIT).expect("eneabuf watch did not exit");
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert_eq!(status.signal(), None, "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(status.success(), "{status}: {stderr}");
+    assert_eq!(stderr, "");
+}
