@@ -42,7 +42,7 @@ use crate::copy;
 use crate::error::{Error, Result};
 use crate::layout::{Layout, WAITERS_OFFSET};
 use crate::mapping::Mapping;
-use crate::record::Record;
+use crate::record::{Record, WEDGED_AFTER};
 use crate::waiters;
 
 /// Identity of the file behind an fd: equal in every process that maps the
@@ -172,6 +172,15 @@ impl SharedBuffer {
         }
     }
 
+    /// How long one holder must keep a record unchanged, as a snapshot or
+    /// publish sees it, before that call reports it [`Error::Wedged`]
+    /// rather than [`Error::Busy`] at its timeout (1 s).
+    pub const WEDGED_AFTER: Duration = WEDGED_AFTER;
+
+    /// The longest a waiter sleeps before it looks at its word again,
+    /// woken or not (100 ms): what a wake-up a peer suppressed costs.
+    pub const WAIT_RECHECK: Duration = waiters::RECHECK;
+
     /// Whether the service keeps the region layout that change notification
     /// and records need (interface version 2 or later).
     pub fn has_layout(&self) -> bool {
@@ -182,8 +191,9 @@ impl SharedBuffer {
     /// than `old`, for at most `timeout` (`None`, or a timeout too long to
     /// have a deadline such as `Duration::MAX`: for as long as it takes).
     /// Returns the new value, or `None` if the time ran out. Woken by
-    /// writers of the word through this library (any process), without
-    /// polling: a waiting thread makes no wake-ups of its own.
+    /// writers of the word through this library (any process); besides,
+    /// it looks at the word every [`Self::WAIT_RECHECK`], so a peer that
+    /// corrupts the waiter count delays it by at most that, never hides it.
     ///
     /// Against a V1 service, which keeps no waiter count, this fails with
     /// [`Error::Unsupported`]: poll [`Self::load_u32`] instead.
@@ -202,13 +212,44 @@ impl SharedBuffer {
     /// CONTROL_SIZE; the record takes RECORD_HEADER_SIZE + `data.len()`
     /// rounded up to 4 bytes), so that readers see all of it or none of it,
     /// and wakes the record's waiters. Waits up to `timeout` for another
-    /// live writer of the record; takes over from a dead one.
+    /// live writer of the record ([`Error::Busy`], or [`Error::Wedged`]
+    /// when one holder kept it unchanged for [`Self::WEDGED_AFTER`]);
+    /// takes over from a dead one.
     pub fn publish(&self, offset: usize, data: &[u8], timeout: Duration) -> Result<()> {
+        self.publish_from(offset, data, timeout, None)
+    }
+
+    /// Takes the record at `offset` back from process `pid` and publishes
+    /// `data` into it, as [`Self::publish`] does for a dead holder: the way
+    /// out of a record that [`Error::Wedged`] named `pid` for. If another
+    /// process holds the record by now, this waits for it as `publish`
+    /// does. Rules:
+    ///
+    /// - Pass only the pid a `Wedged` error named (0 included), never one
+    ///   that [`Error::Busy`] named: taking the record from a writer that
+    ///   is still publishing (say, stopped in a debugger) lets readers
+    ///   accept a copy mixing its payload with yours, until the next
+    ///   publish.
+    /// - It cures a record, not the peer: one that wedged it can do so
+    ///   again, as it can write any bytes (records guard against writers
+    ///   that crash, not against malicious ones).
+    pub fn take_over(&self, offset: usize, data: &[u8], pid: u32, timeout: Duration) -> Result<()> {
+        self.publish_from(offset, data, timeout, Some(pid))
+    }
+
+    /// [`Self::publish`], taking the record from `take_from` if it holds it.
+    fn publish_from(
+        &self,
+        offset: usize,
+        data: &[u8],
+        timeout: Duration,
+        take_from: Option<u32>,
+    ) -> Result<()> {
         let record = Record::at(&self.map, self.layout, offset, data.len())?;
         // The record exists, so the layout does: so does the waiter count.
         let count = self.atomic_u32(WAITERS_OFFSET)?;
         let mut patience = waiters::Patience::new();
-        record.publish(data, timeout, |seq, old, t| {
+        record.publish(data, timeout, take_from, |seq, old, t| {
             if !patience.yielded() {
                 waiters::wait_once(count, seq, old, Some(t));
             }
@@ -219,10 +260,14 @@ impl SharedBuffer {
 
     /// Copies the record at `offset` (as [`Self::publish`] wrote it) into
     /// `out`, never half-written: retries while a writer is in the middle of
-    /// publishing, waiting up to `timeout` for it ([`Error::Busy`]). If the
-    /// writer died mid-publish, fails at once with [`Error::Abandoned`]
-    /// until the next publish repairs the record. Returns the record's
-    /// sequence number (even; it grows by 2 per publish).
+    /// publishing, waiting up to `timeout` for it ([`Error::Busy`], or
+    /// [`Error::Wedged`] when one holder kept it mid-write unchanged for
+    /// [`Self::WEDGED_AFTER`]), and while publishes change it during each
+    /// copy ([`Error::Unsettled`]). Returns within `timeout` plus one copy
+    /// of the record, whatever peers write. If the writer died mid-publish,
+    /// fails at once with [`Error::Abandoned`] until the next publish
+    /// repairs the record. Returns the record's sequence number (even; it
+    /// grows by 2 per publish).
     pub fn snapshot(&self, offset: usize, out: &mut [u8], timeout: Duration) -> Result<u32> {
         let record = Record::at(&self.map, self.layout, offset, out.len())?;
         // The record exists, so the layout does: so does the waiter count.

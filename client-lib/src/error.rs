@@ -121,6 +121,31 @@ pub enum Error {
         /// How long the caller waited.
         waited: std::time::Duration,
     },
+    /// One holder kept a record unchanged (mid-write, or owned) for at
+    /// least `SharedBuffer::WEDGED_AFTER` as this caller saw it: a writer
+    /// stopped mid-publish, or a peer that wrote the record's header
+    /// outside the protocol. `SharedBuffer::take_over` takes it back.
+    #[error("the record at offset {offset} is wedged: process {pid} has held it unchanged for {held_for:?}, far longer than a publish takes; if that process is no writer stopped mid-publish, take the record back with take_over from pid {pid}")]
+    Wedged {
+        /// The record's offset.
+        offset: usize,
+        /// The pid in the record's owner word (0: none, yet mid-write).
+        pid: u32,
+        /// How long this caller saw the record held unchanged.
+        held_for: std::time::Duration,
+    },
+    /// A record's sequence changed during every copy a snapshot made until
+    /// its timeout: publishes follow each other faster than one copy, or a
+    /// peer changes the sequence outside the protocol.
+    #[error("the record at offset {offset} changed during each of the {copies} copies made in {waited:?}: publishes come faster than a copy of it, or a peer writes its sequence outside the protocol; retry with a longer timeout")]
+    Unsettled {
+        /// The record's offset.
+        offset: usize,
+        /// How many copies were made and discarded.
+        copies: u32,
+        /// How long the caller tried.
+        waited: std::time::Duration,
+    },
     /// The transport cannot carry the binder dump transaction.
     #[error("{0} cannot carry the dump transaction: {1}")]
     DumpUnsupported(String, &'static str),

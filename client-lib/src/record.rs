@@ -13,17 +13,69 @@ use crate::mapping::Mapping;
 /// holds, to notice that the writer died (which wakes nobody).
 const OWNER_CHECK: Duration = Duration::from_millis(20);
 
+/// How long one holder must keep a record unchanged, as a caller sees it,
+/// before the caller reports it wedged rather than busy: far longer than
+/// any publish takes unless its writer is stopped or the holder is no
+/// writer at all.
+pub(crate) const WEDGED_AFTER: Duration = Duration::from_secs(1);
+
 /// The words of one record (see the AIDL's layout).
 pub(crate) struct Record<'a> {
     pub(crate) seq: &'a AtomicU32,
     owner: &'a AtomicU32,
-    payload: Vec<&'a AtomicU32>,
+    payload: &'a [AtomicU32],
     offset: usize,
+    /// [`WEDGED_AFTER`], shorter in unit tests.
+    wedged_after: Duration,
+}
+
+/// Who holds a record and since when this caller has seen it unchanged:
+/// tells a wedged record from a busy one when the time runs out.
+struct Holder {
+    seen: Option<(u32, u32)>,
+    since: Instant,
+}
+
+impl Holder {
+    fn new() -> Self {
+        Self {
+            seen: None,
+            since: Instant::now(),
+        }
+    }
+
+    /// Notes that `pid` holds the record with sequence `seq` now.
+    fn saw(&mut self, pid: u32, seq: u32) {
+        if self.seen != Some((pid, seq)) {
+            self.seen = Some((pid, seq));
+            self.since = Instant::now();
+        }
+    }
+
+    /// The error for a caller whose time ran out while `pid` held the
+    /// record: `Wedged` once the same holder kept it unchanged for
+    /// `wedged_after`, else `Busy`.
+    fn verdict(&self, offset: usize, pid: u32, waited: Duration, wedged_after: Duration) -> Error {
+        let held_for = self.since.elapsed();
+        if held_for >= wedged_after {
+            Error::Wedged {
+                offset,
+                pid,
+                held_for,
+            }
+        } else {
+            Error::Busy {
+                offset,
+                pid,
+                waited,
+            }
+        }
+    }
 }
 
 impl<'a> Record<'a> {
     /// The record at `offset` holding `len` payload bytes: its sequence and
-    /// owner words and the payload's first word offset and word count.
+    /// owner words and its payload words.
     pub(crate) fn at(map: &'a Mapping, layout: Layout, offset: usize, len: usize) -> Result<Self> {
         layout.require("a record snapshot or publish")?;
         if offset % 8 != 0 {
@@ -45,7 +97,7 @@ impl<'a> Record<'a> {
                 len,
                 size: map.len(),
             })?;
-        map.span(offset, total).map_err(|_| Error::OutOfBounds {
+        let start = map.span(offset, total).map_err(|_| Error::OutOfBounds {
             offset,
             len: total,
             size: map.len(),
@@ -60,19 +112,34 @@ impl<'a> Record<'a> {
             // exactly or not at all.
             Ok(unsafe { &*p.cast_const() })
         };
+        // SAFETY: the payload's `words` words follow the header inside the
+        // span checked above (non-null, inside one mapping of at most
+        // MAX_SIZE bytes), 4-aligned (a page-aligned base, an 8-aligned
+        // offset, an 8-byte header), mapped for as long as `map`; used as
+        // the header words are (see `word`).
+        let payload = unsafe {
+            std::slice::from_raw_parts(
+                start
+                    .add(RECORD_HEADER_SIZE)
+                    .cast::<AtomicU32>()
+                    .cast_const(),
+                words,
+            )
+        };
         Ok(Self {
             seq: word(offset)?,
             owner: word(offset + 4)?,
-            payload: (0..words)
-                .map(|i| word(offset + RECORD_HEADER_SIZE + 4 * i))
-                .collect::<Result<Vec<_>>>()?,
+            payload,
             offset,
+            wedged_after: WEDGED_AFTER,
         })
     }
 
     /// Copies a consistent payload into `out`: one that no writer changed
     /// while it was copied. Waits (up to `timeout`) while a live writer
     /// holds the record; fails at once when its writer died mid-publish.
+    /// Every retry checks the deadline, so this returns within `timeout`
+    /// plus one copy whatever peers write into the record.
     /// `wait` blocks until the sequence changes or the given time passes.
     pub(crate) fn snapshot(
         &self,
@@ -81,6 +148,8 @@ impl<'a> Record<'a> {
         mut wait: impl FnMut(&AtomicU32, u32, Duration),
     ) -> Result<u32> {
         let start = Instant::now();
+        let mut holder = Holder::new();
+        let mut copies = 0u32;
         loop {
             // Ordering (see `Record::publish` for the writer's half):
             // Relaxed + fence is the Acquire load that also works on
@@ -96,21 +165,19 @@ impl<'a> Record<'a> {
                         pid,
                     });
                 }
+                holder.saw(pid, s1);
                 let waited = start.elapsed();
                 if waited >= timeout {
-                    return Err(Error::Busy {
-                        offset: self.offset,
-                        pid,
-                        waited,
-                    });
+                    return Err(holder.verdict(self.offset, pid, waited, self.wedged_after));
                 }
                 wait(self.seq, s1, (timeout - waited).min(OWNER_CHECK));
                 continue;
             }
-            for (chunk, word) in out.chunks_mut(4).zip(&self.payload) {
+            for (chunk, word) in out.chunks_mut(4).zip(self.payload) {
                 let bytes = word.load(Ordering::Relaxed).to_ne_bytes();
                 chunk.copy_from_slice(&bytes[..chunk.len()]);
             }
+            copies = copies.saturating_add(1);
             // If any word copied above came from a publish that started
             // after `s1`, this fence synchronises with that publish's Release
             // fence, so the load below sees its odd sequence (or later) and
@@ -120,12 +187,23 @@ impl<'a> Record<'a> {
             if self.seq.load(Ordering::Relaxed) == s1 {
                 return Ok(s1);
             }
+            // Publishes faster than a copy, or a peer changing the sequence
+            // outside the protocol: either way, not past the deadline.
+            let waited = start.elapsed();
+            if waited >= timeout {
+                return Err(Error::Unsettled {
+                    offset: self.offset,
+                    copies,
+                    waited,
+                });
+            }
         }
     }
 
     /// Publishes `data` into the record so that readers see all of it or
     /// none of it. Waits up to `timeout` for another live writer of the
-    /// record; takes over from a dead one. The caller wakes the waiters.
+    /// record; takes over from a dead one, and from `take_from` (alive or
+    /// not) when that pid holds it. The caller wakes the waiters.
     /// `data` must be as long as the `len` the record was made with.
     /// `wait` blocks until the sequence changes or the given time passes:
     /// the holder's last stores change it and wake its waiters.
@@ -133,41 +211,43 @@ impl<'a> Record<'a> {
         &self,
         data: &[u8],
         timeout: Duration,
+        take_from: Option<u32>,
         mut wait: impl FnMut(&AtomicU32, u32, Duration),
     ) -> Result<()> {
         let record = self;
-        let offset = self.offset;
         let me = std::process::id();
         let start = Instant::now();
+        let mut holder = Holder::new();
         loop {
-            match record
-                .owner
-                .compare_exchange(0, me, Ordering::Acquire, Ordering::Relaxed)
+            let pid =
+                match record
+                    .owner
+                    .compare_exchange(0, me, Ordering::Acquire, Ordering::Relaxed)
+                {
+                    Ok(_) => break,
+                    Err(pid) => pid,
+                };
+            let gone = take_from == Some(pid) || !alive(pid);
+            if gone
+                && record
+                    .owner
+                    .compare_exchange(pid, me, Ordering::Acquire, Ordering::Relaxed)
+                    .is_ok()
             {
-                Ok(_) => break,
-                Err(pid) if pid != 0 && !alive(pid) => {
-                    if record
-                        .owner
-                        .compare_exchange(pid, me, Ordering::Acquire, Ordering::Relaxed)
-                        .is_ok()
-                    {
-                        break;
-                    }
-                }
-                Err(pid) => {
-                    let waited = start.elapsed();
-                    if waited >= timeout {
-                        return Err(Error::Busy {
-                            offset,
-                            pid,
-                            waited,
-                        });
-                    }
-                    // Whatever the sequence holds now, the holder changes
-                    // it before it lets go of the owner word.
-                    let seq = record.seq.load(Ordering::SeqCst);
-                    wait(record.seq, seq, (timeout - waited).min(OWNER_CHECK));
-                }
+                break;
+            }
+            // Whatever the sequence holds now, the holder changes it before
+            // it lets go of the owner word.
+            let seq = record.seq.load(Ordering::SeqCst);
+            holder.saw(pid, seq);
+            // Every way round this loop passes here: a peer changing the
+            // owner word cannot keep a publish past its deadline.
+            let waited = start.elapsed();
+            if waited >= timeout {
+                return Err(holder.verdict(self.offset, pid, waited, self.wedged_after));
+            }
+            if !gone {
+                wait(record.seq, seq, (timeout - waited).min(OWNER_CHECK));
             }
         }
         // Ordering (the seqlock argument; `Record::snapshot` is the reader):
@@ -360,7 +440,7 @@ mod tests {
         record.owner.store(std::process::id(), Ordering::SeqCst);
         let waits = std::cell::Cell::new(0);
         record
-            .publish(b"abcd", timeout, |word, old, left| {
+            .publish(b"abcd", timeout, None, |word, old, left| {
                 assert_eq!(word as *const AtomicU32, record.seq as *const AtomicU32);
                 assert_eq!(old, 4);
                 assert!(left < timeout, "{left:?}");
@@ -377,5 +457,75 @@ mod tests {
             record.payload[0].load(Ordering::SeqCst).to_ne_bytes(),
             *b"abcd"
         );
+    }
+
+    /// At the timeout, a holder seen unchanged for `wedged_after` makes the
+    /// record wedged, one seen for less busy; a holder that keeps changing
+    /// the record (a writer at work) is busy, however long it goes on.
+    #[test]
+    fn an_unchanged_holder_is_wedged_and_a_changing_one_busy() {
+        let map = records(64);
+        let mut record = Record::at(&map, Layout::V1, CONTROL_SIZE, 4).unwrap();
+        let me = std::process::id();
+        record.seq.store(3, Ordering::SeqCst);
+        record.owner.store(me, Ordering::SeqCst);
+        let mut out = [0u8; 4];
+        record.wedged_after = Duration::ZERO;
+        assert!(matches!(
+            record.snapshot(&mut out, Duration::ZERO, no_wait),
+            Err(Error::Wedged { offset: CONTROL_SIZE, pid, .. }) if pid == me
+        ));
+        assert!(matches!(
+            record.publish(b"abcd", Duration::ZERO, None, no_wait),
+            Err(Error::Wedged { offset: CONTROL_SIZE, pid, .. }) if pid == me
+        ));
+        record.wedged_after = Duration::from_secs(3600);
+        assert!(matches!(
+            record.snapshot(&mut out, Duration::ZERO, no_wait),
+            Err(Error::Busy { .. })
+        ));
+        // Each wait ends with the holder a step further (another odd
+        // sequence, as after a publish and the start of the next): the
+        // holder changed just before the time ran out.
+        record.wedged_after = Duration::from_millis(50);
+        let timeout = Duration::from_millis(200);
+        let changing = |word: &AtomicU32, _: u32, left: Duration| {
+            std::thread::sleep(left);
+            word.fetch_add(2, Ordering::SeqCst);
+        };
+        assert!(matches!(
+            record.snapshot(&mut out, timeout, changing),
+            Err(Error::Busy { offset: CONTROL_SIZE, pid, .. }) if pid == me
+        ));
+        assert!(matches!(
+            record.publish(b"abcd", timeout, None, changing),
+            Err(Error::Busy { offset: CONTROL_SIZE, pid, .. }) if pid == me
+        ));
+    }
+
+    /// A takeover from the holder's pid publishes at once, live holder or
+    /// not; from another pid it waits for the holder as a publish does.
+    #[test]
+    fn a_take_over_takes_the_record_from_the_pid_it_names_only() {
+        let map = records(64);
+        let record = Record::at(&map, Layout::V1, CONTROL_SIZE, 4).unwrap();
+        let me = std::process::id();
+        record.seq.store(5, Ordering::SeqCst);
+        record.owner.store(me, Ordering::SeqCst);
+        assert!(matches!(
+            record.publish(b"abcd", Duration::ZERO, Some(me + 1), no_wait),
+            Err(Error::Busy { pid, .. }) if pid == me
+        ));
+        record
+            .publish(b"abcd", Duration::ZERO, Some(me), no_wait)
+            .unwrap();
+        assert_eq!(record.seq.load(Ordering::SeqCst), 6);
+        assert_eq!(record.owner.load(Ordering::SeqCst), 0);
+        let mut out = [0u8; 4];
+        assert_eq!(
+            record.snapshot(&mut out, Duration::ZERO, no_wait).unwrap(),
+            6
+        );
+        assert_eq!(&out, b"abcd");
     }
 }

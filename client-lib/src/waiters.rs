@@ -2,11 +2,23 @@
 //! to sleep on a word counts itself in the region's waiter count first, and
 //! a writer wakes the word's sleepers only when that count is not 0, so a
 //! write costs no system call while nobody waits.
+//!
+//! Any peer with write access can store into the count, and a single store
+//! (0 while a waiter sleeps, or 0xffffffff, which the next count-in wraps
+//! to 0) tells writers that nobody waits. No layout a writer checks without
+//! a system call can stop that, so a counted waiter never sleeps longer
+//! than [`RECHECK`] before it looks at its word again: a wake-up a peer
+//! suppressed costs at most that.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::futex;
+
+/// The longest one FUTEX_WAIT of a counted waiter lasts: what a wake-up
+/// lost to a corrupted count costs at most, and how often an idle waiter
+/// wakes to re-check its word.
+pub(crate) const RECHECK: Duration = Duration::from_millis(100);
 
 /// Wakes the sleepers of `word`, which the caller just stored (`SeqCst`),
 /// if the waiter count `count` says anybody sleeps on the region.
@@ -16,21 +28,40 @@ pub(crate) fn wake(count: &AtomicU32, word: &AtomicU32) {
     }
 }
 
+/// Counts a waiter in. An add that wraps the count to 0 (a peer stored
+/// 0xffffffff) is made again, so that writers see a waiter.
+fn count_in(count: &AtomicU32) {
+    if count.fetch_add(1, Ordering::SeqCst) == u32::MAX {
+        count.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// Counts a waiter out. A subtract from 0 (a peer stored 0 while we were
+/// counted in) is undone, so that the count does not wrap to 0xffffffff,
+/// where the next waiter's add would wrap it to 0 again.
+fn count_out(count: &AtomicU32) {
+    if count.fetch_sub(1, Ordering::SeqCst) == 0 {
+        count.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
 /// Sleeps once on `word` while it holds `old`, counted in `count`, for at
-/// most `timeout` (`None`: until woken).
+/// most `timeout` (`None`: until woken) and never longer than [`RECHECK`].
 pub(crate) fn wait_once(count: &AtomicU32, word: &AtomicU32, old: u32, timeout: Option<Duration>) {
+    let bound = timeout.map_or(RECHECK, |t| t.min(RECHECK));
     // Count ourselves in before the last look: a writer that stores after
     // this look sees the count and wakes us (both SeqCst).
-    count.fetch_add(1, Ordering::SeqCst);
+    count_in(count);
     if word.load(Ordering::SeqCst) == old {
-        futex::wait(word, old, timeout);
+        futex::wait(word, old, Some(bound));
     }
-    count.fetch_sub(1, Ordering::SeqCst);
+    count_out(count);
 }
 
 /// Waits until `word` holds something else than `old`, for at most
 /// `timeout` (`None`, or one too long to have a deadline: for as long as it
-/// takes); the new value, or `None` when the time ran out.
+/// takes); the new value, or `None` when the time ran out. Looks at the
+/// word at least every [`RECHECK`], woken or not.
 pub(crate) fn wait_change(
     count: &AtomicU32,
     word: &AtomicU32,
@@ -159,5 +190,46 @@ mod tests {
         let short = Some(Duration::from_millis(1));
         assert_eq!(futex::wait(word, 0, short), Wait::TimedOut);
         assert_eq!(futex::wait(word, 1, short), Wait::Changed);
+    }
+
+    /// A single store can wrap the count to 0 under a waiter's add (a peer
+    /// stored 0xffffffff) or under its subtract (a peer stored 0): the
+    /// waiter counts itself in as 1 and leaves the count at 0.
+    #[test]
+    fn a_count_a_peer_wrapped_is_counted_in_and_out_unwrapped() {
+        let count = AtomicU32::new(u32::MAX);
+        count_in(&count);
+        assert_eq!(count.load(Ordering::SeqCst), 1);
+        count_out(&count);
+        assert_eq!(count.load(Ordering::SeqCst), 0);
+        count_out(&count);
+        assert_eq!(count.load(Ordering::SeqCst), 0);
+        count_in(&count);
+        assert_eq!(count.load(Ordering::SeqCst), 1);
+    }
+
+    /// A change made without a wake-up (the count said nobody waits) is
+    /// seen at the next re-check by a wait without a timeout, which
+    /// returns within RECHECK (and a generous bound for a loaded machine).
+    #[test]
+    fn a_wait_without_a_timeout_sees_a_change_nobody_woke_it_for() {
+        let (count, word) = (AtomicU32::new(0), AtomicU32::new(0));
+        let got = std::thread::scope(|s| {
+            let (tx, rx) = std::sync::mpsc::channel();
+            let (count, word) = (&count, &word);
+            s.spawn(move || tx.send(wait_change(count, word, 0, None)));
+            while count.load(Ordering::SeqCst) == 0 {
+                std::thread::yield_now();
+            }
+            // Hidden from writers, as after a peer's store, then changed
+            // without a wake-up.
+            count.store(0, Ordering::SeqCst);
+            word.store(7, Ordering::SeqCst);
+            let got = rx.recv_timeout(RECHECK + Duration::from_secs(2));
+            // Unblock the waiter if it sleeps for good, so the scope ends.
+            futex::wake(word);
+            got
+        });
+        assert_eq!(got, Ok(Some(7)));
     }
 }

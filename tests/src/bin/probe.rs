@@ -133,6 +133,14 @@ enum Cmd {
         #[arg(long)]
         instance: String,
     },
+    /// A peer with write access that ignores the layout's protocols, driven
+    /// on stdin: `store <offset> <hex>` stores a 32-bit word raw (control
+    /// words included, waking nobody) and prints `ok`; `flip <offset>`
+    /// starts storing even, ever-changing values into the word (a record's
+    /// sequence) and prints `flipping` after the first; `stop` ends the
+    /// flipping and prints `stopped flips=<n>`; `quit`, or the end of
+    /// stdin, ends it all.
+    Peer,
 }
 
 fn main() -> ExitCode {
@@ -193,6 +201,7 @@ fn run(command: Cmd, options: &ConnectOptions) -> enea_buffer_client::Result<()>
             read_only,
         } => peek(&conn, Duration::from_millis(timeout_ms), read_only),
         Cmd::Stall { stage } => stall(&conn, &stage),
+        Cmd::Peer => peer(&conn),
         Cmd::Hold { read_only } => hold(&conn, read_only),
         Cmd::Increment { count, barrier } => {
             let buffer = conn.map()?;
@@ -894,5 +903,69 @@ fn stall(conn: &Connection, stage: &str) -> enea_buffer_client::Result<()> {
     let mut line = String::new();
     let _ = std::io::stdin().read_line(&mut line);
     println!("error stall was not killed");
+    Ok(())
+}
+
+/// The `peer` subcommand: raw stores and a sequence flipper (see `Cmd::Peer`).
+fn peer(conn: &Connection) -> enea_buffer_client::Result<()> {
+    use std::sync::atomic::AtomicBool;
+    let buffer = conn.map()?;
+    let stop = AtomicBool::new(false);
+    let hex = |w: &str| u32::from_str_radix(w.trim_start_matches("0x"), 16);
+    println!("ready");
+    std::thread::scope(|s| {
+        let mut flipper = None;
+        for line in std::io::stdin().lock().lines().map_while(Result::ok) {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            match (&words[..], flipper.is_some()) {
+                (["store", offset, value], _) => {
+                    match (
+                        offset.parse::<usize>().map(|o| buffer.atomic_u32(o)),
+                        hex(value),
+                    ) {
+                        (Ok(Ok(word)), Ok(value)) => {
+                            word.store(value, Ordering::SeqCst);
+                            println!("ok");
+                        }
+                        _ => println!("error bad store {line:?}"),
+                    }
+                }
+                (["flip", offset], false) => {
+                    let Ok(Ok(word)) = offset.parse::<usize>().map(|o| buffer.atomic_u32(o)) else {
+                        println!("error bad flip {line:?}");
+                        continue;
+                    };
+                    stop.store(false, Ordering::SeqCst);
+                    let stop = &stop;
+                    let (tx, started) = std::sync::mpsc::channel();
+                    flipper = Some(s.spawn(move || {
+                        // Even values only, each new: no odd value says
+                        // "mid-write", yet every copy sees a change.
+                        let first = word.load(Ordering::SeqCst) & !1;
+                        let mut flips = 0u32;
+                        while !stop.load(Ordering::Relaxed) {
+                            flips = flips.wrapping_add(1);
+                            word.store(first.wrapping_add(flips.wrapping_mul(2)), Ordering::SeqCst);
+                            if flips == 1 {
+                                let _ = tx.send(());
+                            }
+                        }
+                        flips
+                    }));
+                    let _ = started.recv();
+                    println!("flipping");
+                }
+                (["stop"], true) => {
+                    stop.store(true, Ordering::SeqCst);
+                    let flips = flipper.take().map_or(0, |f| f.join().unwrap_or(0));
+                    println!("stopped flips={flips}");
+                }
+                (["quit"], _) => break,
+                _ => println!("error unknown or untimely command {line:?}"),
+            }
+        }
+        // The scope joins the flipper: end it first, whatever ended stdin.
+        stop.store(true, Ordering::SeqCst);
+    });
     Ok(())
 }
