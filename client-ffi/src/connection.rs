@@ -32,10 +32,10 @@ fn rust_options(c: Option<&sys::enea_buffer_connect_options>) -> Result<ConnectO
     // SAFETY: the header requires these to be NULL or NUL-terminated
     // strings that live for the call.
     if let Some(instance) = unsafe { c_str(c.instance) } {
-        options.instance = instance
+        let instance = instance
             .to_str()
-            .map_err(|_| Failure::Invalid("the instance name is not UTF-8".into()))?
-            .to_owned();
+            .map_err(|_| Failure::Invalid("the instance name is not UTF-8".into()))?;
+        options.instance = String::from(instance);
     }
     // SAFETY: as above.
     if let Some(path) = unsafe { c_str(c.socket_path) } {

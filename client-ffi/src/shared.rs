@@ -152,11 +152,10 @@ pub unsafe extern "C" fn enea_buffer_shared_store_u32(
     offset: usize,
     value: u32,
 ) -> Status {
-    // SAFETY: forwarded contract.
     guard(|| {
-        Ok(unsafe { shared(buffer) }?
-            .words()
-            .store_u32(offset, value)?)
+        // SAFETY: forwarded contract.
+        let handle = unsafe { shared(buffer) }?;
+        Ok(handle.words().store_u32(offset, value)?)
     })
 }
 
