@@ -206,3 +206,48 @@ pub unsafe extern "C" fn enea_buffer_last_error(buf: *mut std::ffi::c_char, len:
 pub unsafe extern "C" fn enea_buffer_status_name(status: Status) -> *const std::ffi::c_char {
     name(status).as_ptr()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn last_error() -> String {
+        let mut buf = [0u8; 256];
+        let len = copy_last_error(&mut buf);
+        String::from_utf8(buf[..len].to_vec()).unwrap()
+    }
+
+    /// A panic in a body is a status and a message, not an unwind into C.
+    #[test]
+    fn a_panic_becomes_the_panic_status_and_its_message() {
+        let status = guard(|| panic!("boom at {}", 42));
+        assert_eq!(status, sys::ENEA_BUFFER_ERR_PANIC);
+        assert!(last_error().ends_with("boom at 42"), "{}", last_error());
+    }
+
+    /// A failure sets this thread's message; a success leaves it alone.
+    #[test]
+    fn failures_set_the_threads_message_and_successes_keep_it() {
+        let status = guard(|| Err(Error::ReadOnly.into()));
+        assert_eq!(status, sys::ENEA_BUFFER_ERR_READ_ONLY);
+        assert_eq!(guard(|| Ok(())), sys::ENEA_BUFFER_OK);
+        assert_eq!(last_error(), "the mapping is read-only");
+        // Another thread has its own (empty) message.
+        let other = std::thread::spawn(last_error).join().unwrap();
+        assert_eq!(other, "");
+    }
+
+    /// Every status has its header name.
+    #[test]
+    fn statuses_have_their_header_names() {
+        assert_eq!(name(sys::ENEA_BUFFER_OK).to_str(), Ok("ENEA_BUFFER_OK"));
+        assert_eq!(
+            name(sys::ENEA_BUFFER_ERR_PANIC).to_str(),
+            Ok("ENEA_BUFFER_ERR_PANIC")
+        );
+        for status in sys::ENEA_BUFFER_OK..=sys::ENEA_BUFFER_ERR_PANIC {
+            assert_ne!(name(status).to_str(), Ok("unknown status"), "{status}");
+        }
+        assert_eq!(name(99).to_str(), Ok("unknown status"));
+    }
+}
