@@ -52,6 +52,7 @@ PRODUCT = {
     "libenea_buffer_client": ("rust_library", "client"),
     "eneabuf": ("rust_binary", "eneabuf"),
     "VtsHalEneaBufferTargetTest": ("rust_test", "vts"),
+    "libenea_buffer_client_ffi": ("rust_ffi_static", "client_ffi"),
 }
 
 
@@ -326,6 +327,7 @@ def generate_workspace(spec, dirs, bindings):
                   + third_party(["libbinder_rs", "libasync_trait"]) + "\n", lints=False))
 
     members = ["binder_ndk_sys", "binder", "binder_tokio", "aidl-fixture"]
+    members.append("client_bindgen")
     for name, (kind, srcs, crate_name, libs) in product_modules().items():
         pkg = PRODUCT[name][1]
         members.append(pkg)
@@ -334,7 +336,7 @@ def generate_workspace(spec, dirs, bindings):
         root = REPO / srcs[0]
         if kind == "rust_binary":
             target = f'[[bin]]\nname = "{crate_name}"\npath = {toml_str(root)}\n'
-        elif kind == "rust_library":
+        elif kind in ("rust_library", "rust_ffi_static"):
             target = f'[lib]\nname = "{crate_name}"\npath = {toml_str(root)}\n'
         else:
             target = f'[[test]]\nname = "{name}"\npath = {toml_str(root)}\n'
@@ -343,6 +345,45 @@ def generate_workspace(spec, dirs, bindings):
     write(ws / "Cargo.toml",
           "[workspace]\nresolver = \"2\"\nmembers = " + toml_list(members) + "\n")
     return ws
+
+
+# ------------------------------------------------------------- C/C++ client
+FFI_HEADER = REPO / "client-ffi" / "include" / "enea" / "buffer" / "enea_buffer_client.h"
+
+
+def generate_client_bindgen(bindgen, ws):
+    """libenea_buffer_client_bindgen: Soong's rust_bindgen over the C header,
+    with its flag file, as a crate the ffi package depends on."""
+    flags = shlex.split((REPO / "client-ffi" / "bindgen_flags.txt").read_text())
+    out = OUT / "enea_buffer_client_bindings.rs"
+    run([bindgen, FFI_HEADER, "-o", out] + flags + ["--", "-std=c11"])
+    write(ws / "client_bindgen" / "lib.rs",
+          "#![allow(non_camel_case_types, non_upper_case_globals, non_snake_case, missing_docs)]\n"
+          f"include!({toml_str(out)});\n")
+    write(ws / "client_bindgen" / "Cargo.toml",
+          package("client_bindgen", '[lib]\nname = "enea_buffer_client_bindgen"\npath = "lib.rs"\n', lints=False))
+
+
+def ensure_clang():
+    """clang compiles the headers for the Android target (Debian: clang)."""
+    if shutil.which("clang"):
+        return
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    sudo = [] if os.geteuid() == 0 else ["sudo", "-n"]
+    run(sudo + ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "clang"],
+        env=env, stdin=subprocess.DEVNULL)
+
+
+def check_headers(target):
+    """The C header as C11 for the Android target (freestanding: it needs
+    only clang's own stdint/stddef/stdbool). The C++ header needs a C++
+    library, and there is no NDK here: it is compiled as C++17 without
+    exceptions (as NDK code often is) against the host's."""
+    warn = ["-Wall", "-Wextra", "-Werror", "-fsyntax-only"]
+    run(["clang", f"--target={target}", "-ffreestanding", "-std=c11", "-pedantic"] + warn
+        + ["-x", "c", FFI_HEADER])
+    run(["clang++", "-std=c++17", "-fno-exceptions", "-pedantic"] + warn
+        + ["-x", "c++", FFI_HEADER.with_suffix(".hpp")])
 
 
 # ------------------------------------------------------------------------ run
@@ -361,6 +402,7 @@ def check(ws, toolchain):
     ours = []
     for pkg in ("common", "service-lib", "service", "client", "eneabuf", "vts"):
         ours += ["-p", pkg]
+    ours += ["-p", "client_ffi"]
     for target in toolchain["targets"]:
         common = ["--manifest-path", ws / "Cargo.toml", "--target", target]
         run(cargo + ["check", "--workspace", "--all-targets"] + common, env=env)
@@ -385,6 +427,9 @@ def main():
         for target, dest in bindings.items():
             generate_bindings(spec["binder"], dirs, bindgen, dest, target)
         ws = generate_workspace(spec, dirs, bindings)
+        generate_client_bindgen(bindgen, ws)
+        ensure_clang()
+        check_headers(toolchain["target"])
         check(ws, toolchain)
     except CheckFailed as e:
         print(f"android-check: FAIL: {e}", file=sys.stderr)
