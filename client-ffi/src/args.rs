@@ -144,3 +144,13 @@ pub(crate) unsafe fn take<H, Opaque>(p: *mut Opaque) {
         drop(unsafe { Box::from_raw(p.cast::<H>()) });
     }
 }
+
+/// A file identity as the header declares it.
+pub(crate) fn c_identity(
+    id: enea_buffer_client::FileIdentity,
+) -> crate::sys::enea_buffer_file_identity {
+    crate::sys::enea_buffer_file_identity {
+        dev: id.dev,
+        ino: id.ino,
+    }
+}

@@ -60,11 +60,7 @@ pub unsafe extern "C" fn enea_buffer_read_only_identity(
 ) -> Status {
     guard(|| {
         // SAFETY: forwarded contract.
-        let id = unsafe { read_only(buffer) }?.identity()?;
-        let id = sys::enea_buffer_file_identity {
-            dev: id.dev,
-            ino: id.ino,
-        };
+        let id = crate::args::c_identity(unsafe { read_only(buffer) }?.identity()?);
         // SAFETY: forwarded contract.
         unsafe { write_out(out, id, "out") }
     })

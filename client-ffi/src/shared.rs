@@ -101,11 +101,7 @@ pub unsafe extern "C" fn enea_buffer_shared_identity(
 ) -> Status {
     guard(|| {
         // SAFETY: forwarded contract.
-        let id = unsafe { shared(buffer) }?.words().identity()?;
-        let id = sys::enea_buffer_file_identity {
-            dev: id.dev,
-            ino: id.ino,
-        };
+        let id = crate::args::c_identity(unsafe { shared(buffer) }?.words().identity()?);
         // SAFETY: forwarded contract.
         unsafe { write_out(out, id, "out") }
     })

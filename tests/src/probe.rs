@@ -36,6 +36,15 @@ pub fn eneabuf(daemon: &Daemon, args: &[&str]) -> Output {
     run_bounded(cmd)
 }
 
+/// `eneabuf <args>` against `daemon` as `uid` with primary group `gid` (and
+/// no supplementary groups: std drops them when it changes the uid).
+pub fn eneabuf_as(daemon: &Daemon, uid: u32, gid: u32, args: &[&str]) -> Output {
+    use std::os::unix::process::CommandExt;
+    let mut cmd = Command::new(bins::path(bins::ENEABUF));
+    cmd.args(daemon.client_args()).args(args).uid(uid).gid(gid);
+    run_bounded(cmd)
+}
+
 /// The probe binary, run once to completion.
 pub struct Probe;
 

@@ -7,21 +7,13 @@ use std::os::unix::process::CommandExt;
 use std::process::{Command, Output};
 
 use enea_buffer_tests::daemon::fresh_dir;
-use enea_buffer_tests::probe::run_bounded;
+use enea_buffer_tests::probe::{eneabuf_as, run_bounded};
 use enea_buffer_tests::{
     bins, eneabuf, require_root, Daemon, DaemonOptions, NONE_UID, OTHER_UID, RW_UID, WAIT,
 };
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// `eneabuf <args>` against `daemon` as `uid`, in group OTHER_UID (the
-/// socket's group in the harness).
-fn eneabuf_as(daemon: &Daemon, uid: u32, gid: u32, args: &[&str]) -> Output {
-    let mut cmd = Command::new(bins::path(bins::ENEABUF));
-    cmd.args(daemon.client_args()).args(args).uid(uid).gid(gid);
-    run_bounded(cmd)
 }
 
 fn assert_refused(out: &Output, uid: u32, lacks: &str) {

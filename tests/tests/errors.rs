@@ -17,25 +17,17 @@
 
 use std::io::{BufRead, BufReader, Read};
 use std::os::unix::net::UnixListener;
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, Output, Stdio};
 
 use enea_buffer_tests::daemon::{fresh_dir, wait_bounded};
-use enea_buffer_tests::probe::run_bounded;
+use enea_buffer_tests::probe::{eneabuf_as, run_bounded};
 use enea_buffer_tests::{
     bins, eneabuf, require_root, Daemon, DaemonOptions, NONE_UID, OTHER_UID, WAIT,
 };
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// `eneabuf <args>` against `daemon` as `uid` with primary group `gid` (and
-/// no supplementary groups: std drops them when it changes the uid).
-fn eneabuf_as(daemon: &Daemon, uid: u32, gid: u32, args: &[&str]) -> Output {
-    let mut cmd = Command::new(bins::path(bins::ENEABUF));
-    cmd.args(daemon.client_args()).args(args).uid(uid).gid(gid);
-    run_bounded(cmd)
 }
 
 /// Exit status 1, one line on stderr that contains every word of `words`;
