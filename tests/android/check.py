@@ -35,6 +35,7 @@ HERE = REPO / "tests" / "android"
 OUT = REPO / "target" / "android-check"
 TABLE = HERE / "aosp-crates.toml"
 FIXTURE = HERE / "vendor_enea_buffer.rs"
+RANDOM_PARCEL_FIXTURE = HERE / "binder_random_parcel_rs.rs"
 
 # Soong's lints for Android platform Rust (build/soong/rust/config/lints.go,
 # the "android" set), stricter than its vendor set, so both pass.
@@ -52,7 +53,12 @@ PRODUCT = {
     "libenea_buffer_client": ("rust_library", "client"),
     "eneabuf": ("rust_binary", "eneabuf"),
     "VtsHalEneaBufferTargetTest": ("rust_test", "vts"),
+    "vendor.enea.buffer-service_fuzzer": ("rust_fuzz", "fuzzer"),
 }
+
+# What Soong links into a module of a kind without Android.bp naming it:
+# every rust_fuzz gets libfuzzer-sys (build/soong/rust/fuzz.go, compilerDeps).
+IMPLICIT_RUSTLIBS = {"rust_fuzz": ["liblibfuzzer_sys"]}
 
 
 # bindgen parses the NDK headers with a C library's headers. The 64-bit
@@ -314,8 +320,10 @@ def generate_workspace(spec, dirs, bindings):
                   + third_party(["libbinder_rs", "libasync_trait"]) + "\n", lints=False))
 
     members = ["binder_ndk_sys", "binder", "binder_tokio", "aidl-fixture"]
+    members += write_fuzz_fixtures(ws, third_party)
     for name, (kind, srcs, crate_name, libs) in product_modules().items():
         pkg = PRODUCT[name][1]
+        libs = libs + IMPLICIT_RUSTLIBS.get(kind, [])
         members.append(pkg)
         if len(srcs) != 1:
             raise CheckFailed(f"Android.bp: {name} has srcs {srcs}; the check expects one crate root")
@@ -324,6 +332,9 @@ def generate_workspace(spec, dirs, bindings):
             target = f'[[bin]]\nname = "{crate_name}"\npath = {toml_str(root)}\n'
         elif kind == "rust_library":
             target = f'[lib]\nname = "{crate_name}"\npath = {toml_str(root)}\n'
+        elif kind == "rust_fuzz":
+            # A binary whose main is libFuzzer's: checked, never linked.
+            target = f'[[bin]]\nname = "{name.replace(".", "_").replace("-", "_")}"\npath = {toml_str(root)}\n'
         else:
             target = f'[[test]]\nname = "{name}"\npath = {toml_str(root)}\n'
         write(ws / pkg / "Cargo.toml",
@@ -331,6 +342,15 @@ def generate_workspace(spec, dirs, bindings):
     write(ws / "Cargo.toml",
           "[workspace]\nresolver = \"2\"\nmembers = " + toml_list(members) + "\n")
     return ws
+
+
+def write_fuzz_fixtures(ws, third_party):
+    """libbinder_random_parcel_rs as a package over its fixture; its members."""
+    write(ws / "random-parcel-fixture" / "Cargo.toml",
+          package("random-parcel-fixture",
+                  f'[lib]\nname = "binder_random_parcel_rs"\npath = {toml_str(RANDOM_PARCEL_FIXTURE)}\n\n'
+                  "[dependencies]\n" + third_party(["libbinder_rs"]) + "\n", lints=False))
+    return ["random-parcel-fixture"]
 
 
 # ------------------------------------------------------------------------ run
@@ -349,6 +369,7 @@ def check(ws, toolchain):
     ours = []
     for pkg in ("common", "service-lib", "service", "client", "eneabuf", "vts"):
         ours += ["-p", pkg]
+    ours += ["-p", "fuzzer"]
     for target in toolchain["targets"]:
         common = ["--manifest-path", ws / "Cargo.toml", "--target", target]
         run(cargo + ["check", "--workspace", "--all-targets"] + common, env=env)
