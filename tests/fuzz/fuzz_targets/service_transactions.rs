@@ -289,7 +289,7 @@ fn transaction(input: &mut Input, descriptor: &str) -> (Transaction, bool) {
     }
     wanted.sort_by_key(|&(at, _)| at);
     // An object inside the token spoils it.
-    let right_token = right_token && wanted.first().is_none_or(|&(at, _)| at >= token_len);
+    let right_token = right_token && wanted.first().map_or(true, |&(at, _)| at >= token_len);
 
     let mut out = Transaction {
         data: Vec::with_capacity(data.len() + wanted.len() * FLAT_OBJECT_SIZE),
