@@ -35,6 +35,7 @@ HERE = REPO / "tests" / "android"
 OUT = REPO / "target" / "android-check"
 TABLE = HERE / "aosp-crates.toml"
 FIXTURE = HERE / "vendor_enea_buffer.rs"
+RANDOM_PARCEL_FIXTURE = HERE / "binder_random_parcel_rs.rs"
 
 # Soong's lints for Android platform Rust (build/soong/rust/config/lints.go,
 # the "android" set), stricter than its vendor set, so both pass.
@@ -53,7 +54,12 @@ PRODUCT = {
     "eneabuf": ("rust_binary", "eneabuf"),
     "VtsHalEneaBufferTargetTest": ("rust_test", "vts"),
     "libenea_buffer_client_ffi": ("rust_ffi_static", "client_ffi"),
+    "vendor.enea.buffer-service_fuzzer": ("rust_fuzz", "fuzzer"),
 }
+
+# What Soong links into a module of a kind without Android.bp naming it:
+# every rust_fuzz gets libfuzzer-sys (build/soong/rust/fuzz.go, compilerDeps).
+IMPLICIT_RUSTLIBS = {"rust_fuzz": ["liblibfuzzer_sys"]}
 
 
 # bindgen parses the NDK headers with a C library's headers. The 64-bit
@@ -328,8 +334,10 @@ def generate_workspace(spec, dirs, bindings):
 
     members = ["binder_ndk_sys", "binder", "binder_tokio", "aidl-fixture"]
     members.append("client_bindgen")
+    members += write_fuzz_fixtures(ws, third_party)
     for name, (kind, srcs, crate_name, libs) in product_modules().items():
         pkg = PRODUCT[name][1]
+        libs = libs + IMPLICIT_RUSTLIBS.get(kind, [])
         members.append(pkg)
         if len(srcs) != 1:
             raise CheckFailed(f"Android.bp: {name} has srcs {srcs}; the check expects one crate root")
@@ -338,6 +346,9 @@ def generate_workspace(spec, dirs, bindings):
             target = f'[[bin]]\nname = "{crate_name}"\npath = {toml_str(root)}\n'
         elif kind in ("rust_library", "rust_ffi_static"):
             target = f'[lib]\nname = "{crate_name}"\npath = {toml_str(root)}\n'
+        elif kind == "rust_fuzz":
+            # A binary whose main is libFuzzer's: checked, never linked.
+            target = f'[[bin]]\nname = "{name.replace(".", "_").replace("-", "_")}"\npath = {toml_str(root)}\n'
         else:
             target = f'[[test]]\nname = "{name}"\npath = {toml_str(root)}\n'
         write(ws / pkg / "Cargo.toml",
@@ -351,15 +362,21 @@ def generate_workspace(spec, dirs, bindings):
 FFI_HEADER = REPO / "client-ffi" / "include" / "enea" / "buffer" / "enea_buffer_client.h"
 
 
-def generate_client_bindgen(bindgen, ws):
+def generate_client_bindgen(bindgen, ws, targets):
     """libenea_buffer_client_bindgen: Soong's rust_bindgen over the C header,
-    with its flag file, as a crate the ffi package depends on."""
+    with its flag file, as a crate the ffi package depends on; one output
+    per target, since sizes and layouts differ between 64 and 32 bits."""
     flags = shlex.split((REPO / "client-ffi" / "bindgen_flags.txt").read_text())
-    out = OUT / "enea_buffer_client_bindings.rs"
-    run([bindgen, FFI_HEADER, "-o", out] + flags + ["--", "-std=c11"])
+    includes = ""
+    for target in targets:
+        out = OUT / f"enea_buffer_client_bindings-{target}.rs"
+        clang = ["-std=c11"] + BINDGEN_TARGET.get(target, {}).get("clang", [])
+        run([bindgen, FFI_HEADER, "-o", out] + flags + ["--"] + clang)
+        arch = target.split("-")[0].replace("armv7", "arm")
+        includes += f'#[cfg(target_arch = "{arch}")]\ninclude!({toml_str(out)});\n'
     write(ws / "client_bindgen" / "lib.rs",
           "#![allow(non_camel_case_types, non_upper_case_globals, non_snake_case, missing_docs)]\n"
-          f"include!({toml_str(out)});\n")
+          + includes)
     write(ws / "client_bindgen" / "Cargo.toml",
           package("client_bindgen", '[lib]\nname = "enea_buffer_client_bindgen"\npath = "lib.rs"\n', lints=False))
 
@@ -386,6 +403,15 @@ def check_headers(target):
         + ["-x", "c++", FFI_HEADER.with_suffix(".hpp")])
 
 
+def write_fuzz_fixtures(ws, third_party):
+    """libbinder_random_parcel_rs as a package over its fixture; its members."""
+    write(ws / "random-parcel-fixture" / "Cargo.toml",
+          package("random-parcel-fixture",
+                  f'[lib]\nname = "binder_random_parcel_rs"\npath = {toml_str(RANDOM_PARCEL_FIXTURE)}\n\n'
+                  "[dependencies]\n" + third_party(["libbinder_rs"]) + "\n", lints=False))
+    return ["random-parcel-fixture"]
+
+
 # ------------------------------------------------------------------------ run
 def check(ws, toolchain):
     env = dict(os.environ)
@@ -402,7 +428,7 @@ def check(ws, toolchain):
     ours = []
     for pkg in ("common", "service-lib", "service", "client", "eneabuf", "vts"):
         ours += ["-p", pkg]
-    ours += ["-p", "client_ffi"]
+    ours += ["-p", "client_ffi", "-p", "fuzzer"]
     for target in toolchain["targets"]:
         common = ["--manifest-path", ws / "Cargo.toml", "--target", target]
         run(cargo + ["check", "--workspace", "--all-targets"] + common, env=env)
@@ -427,9 +453,10 @@ def main():
         for target, dest in bindings.items():
             generate_bindings(spec["binder"], dirs, bindgen, dest, target)
         ws = generate_workspace(spec, dirs, bindings)
-        generate_client_bindgen(bindgen, ws)
+        generate_client_bindgen(bindgen, ws, toolchain["targets"])
         ensure_clang()
-        check_headers(toolchain["target"])
+        for target in toolchain["targets"]:
+            check_headers(target)
         check(ws, toolchain)
     except CheckFailed as e:
         print(f"android-check: FAIL: {e}", file=sys.stderr)
