@@ -294,12 +294,14 @@ SOCKET_STAGE_TESTS="socket_daemon limits systemd_notify hostile_server access_po
 # leaks (a thousand client processes against a socket daemon) is a host
 # test: too slow under TCG, and its socket daemon is not the binder stage's.
 # fd_limit starts a socket daemon under a lowered limit, wire_golden relays
-# a socket daemon's bytes, hostile_peer attacks a socket daemon's region:
-# host only too.
-BINDER_STAGE_SKIP="socket_daemon limits systemd_notify hostile_server log_flood leaks fd_limit wire_golden hostile_peer c_client"
+# a socket daemon's bytes, hostile_peer attacks a socket daemon's region,
+# errors checks the socket transport's messages: host only too.
+BINDER_STAGE_SKIP="socket_daemon limits systemd_notify hostile_server log_flood leaks fd_limit wire_golden hostile_peer c_client errors"
 ACCESS_POLICY_SOCKET_ONLY="--skip gid_rules_apply_on_the_socket --skip bad_access_rules_are_refused_with_one_clear_line"
 # Needs a daemon with --size, which binder mode starts only as init.rc says.
 SNAPSHOT_SOCKET_ONLY="--skip a_region_smaller_than_the_control_words_has_no_layout"
+# Need socket daemons with --size or of their own, as snapshot's above.
+NOTIFY_SOCKET_ONLY="--skip a_region_too_small_for_the_control_words_takes_writes_anywhere --skip the_longest_timeouts_connect_wait_and_publish --skip writes_to_the_control_words_are_refused_on_a_region_with_the_layout"
 # The V1 test server runs in the runner's unconfined domain, which the
 # confined eneabuf may not call (the library's own fallback test, run by the
 # unconfined test binary, covers binder mode).
@@ -368,6 +370,8 @@ run_tests() {
         access_policy) run_test "$test" binder $ACCESS_POLICY_SOCKET_ONLY ;;
         # shellcheck disable=SC2086 # a word list
         snapshot) run_test "$test" binder $SNAPSHOT_SOCKET_ONLY ;;
+        # shellcheck disable=SC2086 # a word list
+        notify) run_test "$test" binder $NOTIFY_SOCKET_ONLY ;;
         # shellcheck disable=SC2086 # a word list
         evolution) run_test "$test" binder $EVOLUTION_SOCKET_ONLY ;;
         *) run_test "$test" binder ;;

@@ -266,7 +266,7 @@ fn serve_socket(
         }
         Ok(budget) => log::warn!(
             "open-file limit {} is below the {} fds {connections} connections can hold at worst: \
-             raise the hard limit (systemd: LimitNOFILE=, shell: ulimit -Hn) or lower --max-connections",
+             raise the hard limit (a unit's LimitNOFILE=, a shell's ulimit -Hn) or lower --max-connections",
             budget.soft,
             budget.needed
         ),
