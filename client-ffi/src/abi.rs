@@ -8,7 +8,7 @@
 //! this list lacks fails `every_header_function_is_checked`.
 
 use crate::sys;
-use crate::{connection::*, death::*, read_only::*, shared::*, status::*};
+use crate::{connection::*, death::*, last_error::*, read_only::*, shared::*};
 
 macro_rules! same_signature {
     ($($f:ident),* $(,)?) => {

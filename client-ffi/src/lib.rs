@@ -21,6 +21,7 @@ mod abi;
 mod args;
 mod connection;
 mod death;
+mod last_error;
 mod read_only;
 mod shared;
 mod status;

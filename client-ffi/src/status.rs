@@ -190,31 +190,6 @@ pub(crate) fn name(status: Status) -> &'static std::ffi::CStr {
     )
 }
 
-/// C: `enea_buffer_last_error`.
-///
-/// # Safety
-/// `buf` is NULL or valid for writes of `len` bytes.
-#[no_mangle]
-pub unsafe extern "C" fn enea_buffer_last_error(buf: *mut std::ffi::c_char, len: usize) -> usize {
-    catch_unwind(|| {
-        // SAFETY: forwarded contract; a NULL `buf` with a non-zero `len`
-        // is refused and treated as no room.
-        let out = unsafe { crate::args::bytes_mut(buf.cast(), len, "buf") };
-        copy_last_error(out.unwrap_or(&mut []))
-    })
-    .unwrap_or(0)
-}
-
-/// C: `enea_buffer_status_name`.
-///
-/// # Safety
-/// None: any value is accepted. (`unsafe` only to match the header's
-/// declaration, as every function of the ABI.)
-#[no_mangle]
-pub unsafe extern "C" fn enea_buffer_status_name(status: Status) -> *const std::ffi::c_char {
-    name(status).as_ptr()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

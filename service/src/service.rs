@@ -188,6 +188,18 @@ fn no_resources(call: Call, caller: &Caller, errno: Errno) -> (Status, String) {
     (status, message)
 }
 
+impl platform::Interface for EneaBufferService {
+    /// The binder dump transaction (`eneabuf dump`; `dumpsys` on Android).
+    fn dump(
+        &self,
+        writer: &mut dyn std::io::Write,
+        _args: &[platform::DumpArg<'_>],
+    ) -> platform::DumpResult {
+        self.write_dump(writer, platform::calling_identity().uid)
+            .map_err(|_| platform::DUMP_REFUSED)
+    }
+}
+
 #[async_trait]
 impl IEneaBufferAsyncServer for EneaBufferService {
     async fn r#getBuffer(&self) -> Result<ParcelFileDescriptor> {

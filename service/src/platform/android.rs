@@ -126,17 +126,12 @@ pub fn notify_ready() {}
 /// Nothing to tell init when stopping.
 pub fn notify_stopping() {}
 
-impl Interface for crate::service::EneaBufferService {
-    /// `dumpsys vendor.enea.buffer.IEneaBuffer/default`.
-    fn dump(
-        &self,
-        writer: &mut dyn std::io::Write,
-        _args: &[&std::ffi::CStr],
-    ) -> std::result::Result<(), binder::StatusCode> {
-        self.write_dump(writer, calling_identity().uid)
-            .map_err(|_| binder::StatusCode::PERMISSION_DENIED)
-    }
-}
+/// One argument of the dump transaction, as `Interface::dump` takes it.
+pub type DumpArg<'a> = &'a std::ffi::CStr;
+/// What `Interface::dump` returns.
+pub type DumpResult = std::result::Result<(), binder::StatusCode>;
+/// The dump's answer to a caller who may not read it.
+pub const DUMP_REFUSED: binder::StatusCode = binder::StatusCode::PERMISSION_DENIED;
 
 /// AID_SYSTEM and AID_SHELL: dumpsys and bugreports run as these.
 const DUMP_UIDS: [u32; 2] = [1000, 2000];

@@ -392,13 +392,12 @@ pub fn notify_stopping() {
     }
 }
 
-impl Interface for crate::service::EneaBufferService {
-    /// The binder dump transaction (`eneabuf dump`).
-    fn dump(&self, writer: &mut dyn std::io::Write, _args: &[String]) -> rsbinder::Result<()> {
-        self.write_dump(writer, calling_identity().uid)
-            .map_err(|_| rsbinder::StatusCode::PermissionDenied)
-    }
-}
+/// One argument of the dump transaction, as `Interface::dump` takes it.
+pub type DumpArg<'a> = String;
+/// What `Interface::dump` returns.
+pub type DumpResult = rsbinder::Result<()>;
+/// The dump's answer to a caller who may not read it.
+pub const DUMP_REFUSED: rsbinder::StatusCode = rsbinder::StatusCode::PermissionDenied;
 
 /// Who may read the dump: root and the daemon's own uid.
 pub fn may_dump(uid: u32) -> bool {
