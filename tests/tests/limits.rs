@@ -9,7 +9,7 @@ use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use enea_buffer_tests::probe::field;
+use enea_buffer_tests::probe::{eneabuf_as, field};
 use enea_buffer_tests::{
     bins, eneabuf, eventually, fd_count, require_root, Daemon, DaemonOptions, NONE_UID, OTHER_UID,
     RW_UID, WAIT,
@@ -199,12 +199,24 @@ fn per_uid_and_overall_caps_hold() {
     // Handshakes complete only on admitted connections.
     let a = Flood::start(&daemon, OTHER_UID, &["--idle", "10"]);
     assert_eq!(field(&a.ready, "idle"), "4", "{}", a.ready);
+    // One more connection of that uid is closed unanswered; the client
+    // names the limit as the likely cause.
+    let refused = eneabuf_as(&daemon, OTHER_UID, OTHER_UID, &["get"]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        text(&refused.stderr).contains(
+            "closed the connection before the handshake: it is at its connection limit \
+             (--max-connections / --max-connections-per-uid)"
+        ),
+        "{}",
+        text(&refused.stderr)
+    );
     // A second uid gets what is left of the overall cap.
     let b = Flood::start(&daemon, NONE_UID, &["--idle", "10"]);
     assert_eq!(field(&b.ready, "idle"), "2", "{}", b.ready);
     // Root keeps a reserve past the overall cap.
     assert!(timed_get(&daemon) < Duration::from_secs(2));
-    // 6 + 8 of the 20 connections were turned away: the socket transport
+    // 6 + 8 of the 20 flood connections and eneabuf's were turned away: the socket transport
     // reports each to the call table, whose summaries add up to that.
     let refused = || -> u64 {
         daemon
@@ -216,8 +228,8 @@ fn per_uid_and_overall_caps_hold() {
             })
             .sum()
     };
-    eventually("the summaries count the 14 refused connections", || {
-        refused() == 14
+    eventually("the summaries count the 15 refused connections", || {
+        refused() == 15
     });
     drop((a, b));
 }

@@ -6,7 +6,16 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use enea_buffer_client::{ConnectOptions, Connection, Error, Transport};
+use enea_buffer_client::{ConnectOptions, Connection, Transport};
+
+// Beside this file: a crate root in src/bin finds modules in src/bin itself,
+// where Cargo would take them for binaries of their own.
+#[path = "eneabuf/stop.rs"]
+mod stop;
+#[path = "eneabuf/watch.rs"]
+mod watch;
+
+use stop::Stop;
 
 /// Read and change the shared buffer of the vendor.enea.buffer HAL.
 #[derive(Debug, Parser)]
@@ -45,7 +54,9 @@ enum Command {
     Info,
     /// Print the service's dump (the binder dump transaction, as dumpsys sends).
     Dump,
-    /// Print word 0 whenever it changes, until interrupted. Against a V2
+    /// Print word 0 whenever it changes, until interrupted; when the
+    /// service dies, wait for it to come back and watch its new region
+    /// (see --no-follow). Against a V2
     /// service the writers wake it (no polling); a V1 service is polled,
     /// and so is the region when the caller may only read it (a waiter
     /// counts itself in the region, which takes the read-write view).
@@ -59,6 +70,10 @@ enum Command {
         /// Stop after this many changes.
         #[arg(long, value_name = "N")]
         changes: Option<u64>,
+        /// Exit with an error when the service dies, instead of waiting
+        /// for it to come back and watching its new region.
+        #[arg(long)]
+        no_follow: bool,
     },
 }
 
@@ -70,26 +85,6 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
             "'{text}' is zero: give a positive duration (e.g. 250ms, 10s, 1m)"
         )),
         d => Ok(d),
-    }
-}
-
-/// Why `run` stopped early.
-enum Stop {
-    /// The library's error, for the user.
-    Client(Error),
-    /// Writing to stdout failed.
-    Stdout(std::io::Error),
-}
-
-impl From<Error> for Stop {
-    fn from(e: Error) -> Self {
-        Stop::Client(e)
-    }
-}
-
-impl From<std::io::Error> for Stop {
-    fn from(e: std::io::Error) -> Self {
-        Stop::Stdout(e)
     }
 }
 
@@ -109,6 +104,10 @@ fn main() -> ExitCode {
             eprintln!("eneabuf: {e}");
             ExitCode::FAILURE
         }
+        Err(Stop::Message(m)) => {
+            eprintln!("eneabuf: {m}");
+            ExitCode::FAILURE
+        }
     }
 }
 
@@ -125,8 +124,31 @@ fn run(cli: Cli, out: &mut impl Write) -> Result<(), Stop> {
         timeout: cli.timeout,
         ..defaults
     };
-    let conn = Connection::connect(&options)?;
     match cli.command {
+        Command::Watch {
+            interval,
+            read_only,
+            changes,
+            no_follow,
+        } => {
+            let args = watch::Watch {
+                interval,
+                read_only,
+                changes,
+                follow: !no_follow,
+            };
+            watch::run(&options, &args, out)?;
+        }
+        command => call(&options, command, out)?,
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// Runs a command that needs one connection for one call.
+fn call(options: &ConnectOptions, command: Command, out: &mut impl Write) -> Result<(), Stop> {
+    let conn = Connection::connect(options)?;
+    match command {
         Command::Get => {
             let buffer = conn.map_read_only()?;
             writeln!(out, "{:#010x}", buffer.load_u32(0)?)?;
@@ -155,56 +177,8 @@ fn run(cli: Cli, out: &mut impl Write) -> Result<(), Stop> {
             writeln!(out, "word 0:    {:#010x}", buffer.load_u32(0)?)?;
         }
         Command::Dump => write!(out, "{}", conn.dump()?)?,
-        Command::Watch {
-            interval,
-            read_only,
-            changes,
-        } => {
-            let mut seen = 0;
-            let why_poll = if conn.interface_version() < 2 {
-                format!(
-                    "the service (interface version {}) has no change notification",
-                    conn.interface_version()
-                )
-            } else if read_only {
-                "--read-only: change notification needs the read-write view".to_owned()
-            } else {
-                match conn.map() {
-                    // Woken by writers through the futex word: idle, no wake-ups.
-                    Ok(buffer) if buffer.has_layout() => {
-                        let mut last = buffer.load_u32(0)?;
-                        writeln!(out, "{last:#010x}")?;
-                        while changes.map_or(true, |n| seen < n) {
-                            if let Some(now) = buffer.wait_u32_change(0, last, None)? {
-                                writeln!(out, "{now:#010x}")?;
-                                last = now;
-                                seen += 1;
-                            }
-                        }
-                        return Ok(());
-                    }
-                    Ok(_) => "the region is too small for the waiter word".to_owned(),
-                    // Refused (policy or SELinux): a reader may still poll.
-                    Err(e @ (Error::Call { .. } | Error::Refused { .. })) => {
-                        format!("change notification needs the read-write view ({e})")
-                    }
-                    Err(e) => return Err(e.into()),
-                }
-            };
-            eprintln!("eneabuf: {why_poll}; polling every {interval:?}");
-            let buffer = conn.map_read_only()?;
-            let mut last = buffer.load_u32(0)?;
-            writeln!(out, "{last:#010x}")?;
-            while changes.map_or(true, |n| seen < n) {
-                std::thread::sleep(interval);
-                let now = buffer.load_u32(0)?;
-                if now != last {
-                    writeln!(out, "{now:#010x}")?;
-                    last = now;
-                    seen += 1;
-                }
-            }
-        }
+        // `run` watches with connections of its own.
+        Command::Watch { .. } => {}
     }
     out.flush()?;
     Ok(())

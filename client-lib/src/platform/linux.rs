@@ -222,6 +222,14 @@ fn open_socket(options: &ConnectOptions) -> Result<Opened> {
             path.display()
         )),
         StatusCode::NameNotFound => no_socket(),
+        // The daemon closes a connection past its caps before reading a
+        // byte; the client sees only the close, so it names the likely cause.
+        StatusCode::DeadObject => no_daemon(
+            "the daemon closed the connection before the handshake: it is at its \
+             connection limit (--max-connections / --max-connections-per-uid) or \
+             shutting down; try again once other clients have disconnected"
+                .into(),
+        ),
         s => no_daemon(format!("cannot connect: {s:?}")),
     })?;
     if !client.caps().contains(TransportCaps::FD_PASSING) {
