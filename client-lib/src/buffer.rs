@@ -142,6 +142,12 @@ macro_rules! common_accessors {
             self.map.base_addr()
         }
 
+        /// Whether the service keeps the region layout that change
+        /// notification and records need (interface version 2 or later).
+        pub fn has_layout(&self) -> bool {
+            self.layout == Layout::V1
+        }
+
         /// `st_dev`/`st_ino` of the region's file.
         pub fn identity(&self) -> Result<FileIdentity> {
             FileIdentity::of(self.fd())
@@ -180,12 +186,6 @@ impl SharedBuffer {
     /// The longest a waiter sleeps before it looks at its word again,
     /// woken or not (100 ms): what a wake-up a peer suppressed costs.
     pub const WAIT_RECHECK: Duration = waiters::RECHECK;
-
-    /// Whether the service keeps the region layout that change notification
-    /// and records need (interface version 2 or later).
-    pub fn has_layout(&self) -> bool {
-        self.layout == Layout::V1
-    }
 
     /// Waits until the aligned 32-bit word at `offset` holds something else
     /// than `old`, for at most `timeout` (`None`, or a timeout too long to

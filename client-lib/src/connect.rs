@@ -14,6 +14,18 @@ use crate::options::{ConnectOptions, TransportKind};
 use crate::platform::{self, IEneaBuffer, Keepalive, Status, Strong};
 use crate::verify::{self, VerifiedFd};
 
+/// Checks a region a V2 getter returned: `reported` within bounds, `fd`
+/// holding exactly that many bytes nobody can resize, and its layout.
+pub(crate) fn check_region(
+    fd: OwnedFd,
+    reported: i64,
+    layout_version: i32,
+) -> Result<(VerifiedFd, Layout)> {
+    let size = verify::region_size(reported)?;
+    let verified = verify::verify(fd, size)?;
+    Ok((verified, Layout::from_region(layout_version, size)))
+}
+
 /// The instance names `options` can reach: the service manager's declared
 /// instances of IEneaBuffer (VINTF), or, on a socket, the one it serves.
 pub fn declared_instances(options: &ConnectOptions) -> Result<Vec<String>> {
@@ -156,7 +168,8 @@ impl Connection {
         get: impl FnOnce(&Strong<dyn IEneaBuffer>) -> std::result::Result<platform::Region, Status>,
     ) -> Result<(VerifiedFd, Layout)> {
         let region = get(self.service()).map_err(|s| self.call_error(call, s))?;
-        let size = verify::region_size(region.size)?;
+        // A size out of bounds is named before a missing fd.
+        verify::region_size(region.size)?;
         let fd: OwnedFd = region
             .fd
             .ok_or_else(|| Error::Call {
@@ -164,14 +177,14 @@ impl Connection {
                 status: "the reply carries no file descriptor".into(),
             })?
             .into();
-        let verified = verify::verify(fd, size)?;
-        if size != self.size {
+        let (verified, layout) = check_region(fd, region.size, region.layoutVersion)?;
+        if verified.len() != self.size {
             return Err(Error::SizeMismatch {
                 reported: self.size,
-                actual: size as u64,
+                actual: verified.len() as u64,
             });
         }
-        Ok((verified, Layout::from_region(region.layoutVersion, size)))
+        Ok((verified, layout))
     }
 
     /// Calls the getter and checks the fd it returns: a region of exactly

@@ -35,11 +35,15 @@
 // Memory: error <- verify <- mapping <- copy, record (+ layout, liveness),
 // waiters (+ futex) <- buffer. connect uses the memory layers, never the
 // other way round: buffers hold the connection as an opaque keep-alive.
+// fuzzing sits on top of them all.
 mod buffer;
 mod connect;
 mod copy;
 mod error;
 mod futex;
+/// For fuzzers only, not API: the region checks without a service.
+#[doc(hidden)]
+pub mod fuzzing;
 mod layout;
 mod liveness;
 mod mapping;

@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
-"""Writes the committed seed corpus of service_transactions (the input
-layout is in fuzz_targets/service_transactions.rs). Rerun after changing
-that layout: python3 tests/fuzz/seeds.py"""
+"""Writes the committed seed corpora of the host fuzz targets (each input
+layout is in fuzz_targets/<target>.rs). Rerun after changing a layout:
+python3 tests/fuzz/seeds.py"""
 
 import struct
 from pathlib import Path
 
-OUT = Path(__file__).resolve().parent / "corpus" / "service_transactions"
+CORPUS = Path(__file__).resolve().parent / "corpus"
 RW, RO, NONE = 0, 1, 2
 # Indexes into CODES.
 GET_BUFFER, GET_BUFFER_SIZE, GET_RO_BUFFER, GET_REGION, GET_RO_REGION = range(5)
@@ -50,8 +50,82 @@ SEEDS = {
     "rw-unknown-code": seed(RW, 0x5F4E4F50, NO_TOKEN, payload=b"\x01\x02\x03\x04"),
 }
 
+# client_verify: fd kinds and seal bits.
+V_MEMFD, V_UNSEALABLE, V_PIPE_R, V_PIPE_W, V_SOCKET, V_DEV_NULL, V_FILE = range(7)
+SHRINK, GROW, WRITE, FUTURE_WRITE, SEAL = (1 << bit for bit in range(5))
+
+
+def verify_seed(kind, seals, writable, reported, layout, size_mode=0, size=0):
+    """`size_mode`: the file holds the reported size (0), that plus the i8
+    `size` (1), or the u32 `size` (2)."""
+    flags = int(writable) | size_mode << 1
+    tail = struct.pack("<b", size) if size_mode == 1 else struct.pack("<I", size)
+    return bytes([kind, seals, flags]) + struct.pack("<qi", reported, layout) + tail
+
+
+SIZE_SEALS = SHRINK | GROW
+VERIFY_SEEDS = {
+    "memfd-sealed-rw-v1": verify_seed(V_MEMFD, SIZE_SEALS | SEAL, True, 4096, 1),
+    "memfd-sealed-ro-small": verify_seed(V_MEMFD, SIZE_SEALS, False, 32, 1),
+    "memfd-write-sealed-rw": verify_seed(V_MEMFD, SIZE_SEALS | WRITE, True, 4096, 1),
+    "memfd-future-write-ro": verify_seed(V_MEMFD, SIZE_SEALS | FUTURE_WRITE, False, 4096, 0),
+    "memfd-grow-only": verify_seed(V_MEMFD, GROW, True, 4096, 1),
+    "memfd-one-byte-short": verify_seed(V_MEMFD, SIZE_SEALS, True, 4096, 1, 1, -1),
+    "memfd-too-large": verify_seed(V_MEMFD, SIZE_SEALS, False, (1 << 30) + 1, 1),
+    "memfd-negative": verify_seed(V_MEMFD, SIZE_SEALS, True, -1, 1, 2, 4096),
+    "unsealable-memfd": verify_seed(V_UNSEALABLE, 0, True, 4096, 1),
+    "pipe-reader": verify_seed(V_PIPE_R, 0, False, 4096, 1),
+    "pipe-writer": verify_seed(V_PIPE_W, 0, True, 4096, 1),
+    "socket": verify_seed(V_SOCKET, 0, True, 4096, 1),
+    "dev-null": verify_seed(V_DEV_NULL, 0, False, 4096, 1),
+    "regular-file": verify_seed(V_FILE, 0, True, 4096, 1),
+}
+
+# snapshot_reader: call kinds.
+SNAPSHOT, RO_SNAPSHOT, PUBLISH, WAIT = range(4)
+
+
+def reader_seed(size, calls, region=b"", layout_byte=0):
+    """`calls`: (kind, offset, length, timeout ms); `region`: its bytes."""
+    head = struct.pack("<HBB", size - 64, layout_byte, len(calls))
+    for kind, offset, length, ms in calls:
+        head += struct.pack("<BHHB", kind, offset, length, ms)
+    return head + region
+
+
+def record(seq, owner, payload=b""):
+    return struct.pack("<II", seq, owner) + payload
+
+
+CONTROL = struct.pack("<I", 0xDEADCAFE) + bytes(60)
+READER_SEEDS = {
+    "publish-then-snapshot": reader_seed(4096, [(PUBLISH, 64, 16, 1), (SNAPSHOT, 64, 16, 1)], CONTROL),
+    "odd-sequence-owner-0": reader_seed(
+        4096, [(SNAPSHOT, 64, 8, 2), (RO_SNAPSHOT, 64, 8, 2), (PUBLISH, 64, 8, 2)],
+        CONTROL + record(3, 0, bytes(8))),
+    "odd-sequence-dead-owner": reader_seed(
+        4096, [(SNAPSHOT, 64, 8, 1), (PUBLISH, 64, 8, 1)],
+        CONTROL + record(5, 0x7FFFFFFE, bytes(8))),
+    "odd-sequence-owner-1": reader_seed(
+        4096, [(RO_SNAPSHOT, 64, 8, 5), (PUBLISH, 64, 8, 5)], CONTROL + record(7, 1, bytes(8))),
+    "waiters-max-wait": reader_seed(
+        4096, [(WAIT, 0, 1, 3), (WAIT, 64, 0, 1)],
+        struct.pack("<II", 0xDEADCAFE, 0xFFFFFFFF) + bytes(56)),
+    "record-at-the-end": reader_seed(128, [(SNAPSHOT, 120, 0, 1), (PUBLISH, 112, 8, 1)], CONTROL),
+    "no-layout": reader_seed(4096, [(SNAPSHOT, 64, 8, 1), (WAIT, 0, 1, 1)], CONTROL, 240),
+    "misaligned": reader_seed(4096, [(SNAPSHOT, 65, 8, 1), (WAIT, 2, 0, 1), (PUBLISH, 0, 4, 1)]),
+}
+
+TARGETS = {
+    "service_transactions": SEEDS,
+    "client_verify": VERIFY_SEEDS,
+    "snapshot_reader": READER_SEEDS,
+}
+
 if __name__ == "__main__":
-    OUT.mkdir(parents=True, exist_ok=True)
-    for name, data in SEEDS.items():
-        (OUT / name).write_bytes(data)
-    print(f"{len(SEEDS)} seeds in {OUT}")
+    for target, seeds in TARGETS.items():
+        out = CORPUS / target
+        out.mkdir(parents=True, exist_ok=True)
+        for name, data in seeds.items():
+            (out / name).write_bytes(data)
+        print(f"{len(seeds)} seeds in {out}")
