@@ -64,8 +64,8 @@ mod tests {
 
     #[test]
     fn a_seeded_kernel_needs_no_wait() {
-        // Any kernel that has run this long is seeded; the unseeded path is
-        // exercised in the VM rig, whose TCG guest boots without entropy.
+        // Any kernel that has run this long is seeded. The unseeded path
+        // needs an unseeded kernel (early boot): no test here reaches it.
         assert!(KernelRngWait::start().unwrap().is_none());
     }
 }
