@@ -1,10 +1,11 @@
 //! Enough file descriptors for the worst the connection caps allow.
 //!
-//! A caller can make the daemon hold fds it has not yet read a frame for
-//! (up to 64 per frame), so a soft `RLIMIT_NOFILE` of 1024 lets one user's
-//! connections use up every fd and shut everyone else out. The daemon
-//! raises its soft limit to the hard one at start and says when even that
-//! is below the worst case of its connection caps.
+//! Root and the daemon's uid can make the daemon hold the fds they pass
+//! while it reads the rest of a frame (up to 64 per frame; other callers'
+//! fds are never received), and every connection holds its socket. The
+//! daemon raises its soft limit to the hard one at start and says when even
+//! that is below the worst case of its connection caps, counted as if every
+//! connection passed fds.
 
 /// Fds one connection can make the daemon hold at worst: its socket, a
 /// callback connection, and one frame's 64 passed fds.

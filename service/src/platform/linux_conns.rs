@@ -1,12 +1,12 @@
 //! Who is connected to the socket transport: each admitted connection's
 //! credentials and slot under the overall and per-uid caps, and the
-//! [`Guarded`] transport that enforces the message bound and frees the slot
-//! when rsbinder drops the connection.
+//! [`Guarded`] transport that enforces the message bound, the fd rule and
+//! the frame deadline, and frees the slot when rsbinder drops the connection.
 
 use std::collections::HashMap;
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use log::debug;
 use rsbinder::rpc::transport::UnixTransport;
@@ -18,6 +18,15 @@ type RpcResult<T> = std::result::Result<T, RpcError>;
 /// look-up before it) fits in a few hundred bytes; rsbinder's own bound is
 /// 64 MiB, which a peer can make the daemon commit memory for.
 pub const MAX_MESSAGE: usize = 64 * 1024;
+
+/// How long a message may take to arrive once its first byte has: clients
+/// write a message in one system call, so only a peer trickling bytes to
+/// hold the connection (and its resources) comes near this.
+pub const FRAME_DEADLINE: Duration = Duration::from_secs(5);
+
+/// rsbinder's `RpcWireHeader` (android-13+ wire): 16 bytes, `bodySize` the
+/// little-endian `u32` at offset 4 (AOSP `RpcWireFormat.h`).
+const WIRE_HEADER_LEN: usize = 16;
 
 /// Connection limits of the socket transport.
 #[derive(Clone, Copy, Debug)]
@@ -131,6 +140,7 @@ impl ConnTable {
             table: self.clone(),
             id,
             cred,
+            trusted,
         })
     }
 
@@ -162,6 +172,8 @@ pub(super) struct Slot {
     table: Arc<ConnTable>,
     id: u64,
     cred: PeerCred,
+    /// Root or the daemon's uid.
+    trusted: bool,
 }
 
 impl Drop for Slot {
@@ -185,15 +197,69 @@ impl Drop for Slot {
     }
 }
 
-/// rsbinder's Unix transport, with our message bound and slot.
+/// Where the message being read stands, to hold it to [`FRAME_DEADLINE`].
+#[derive(Default)]
+struct FrameClock {
+    header: [u8; WIRE_HEADER_LEN],
+    header_got: usize,
+    body_left: usize,
+    /// When the first byte of the message being read arrived.
+    started: Option<Instant>,
+}
+
+impl FrameClock {
+    /// Follows the bytes just read (in wire order) through headers and bodies.
+    fn saw(&mut self, mut bytes: &[u8]) {
+        while !bytes.is_empty() {
+            self.started.get_or_insert_with(Instant::now);
+            if self.header_got < WIRE_HEADER_LEN {
+                let take = (WIRE_HEADER_LEN - self.header_got).min(bytes.len());
+                self.header[self.header_got..self.header_got + take]
+                    .copy_from_slice(&bytes[..take]);
+                self.header_got += take;
+                bytes = &bytes[take..];
+                if self.header_got == WIRE_HEADER_LEN {
+                    let size: [u8; 4] = self.header[4..8].try_into().unwrap_or_default();
+                    self.body_left = u32::from_le_bytes(size) as usize;
+                }
+            } else {
+                let take = self.body_left.min(bytes.len());
+                self.body_left -= take;
+                bytes = &bytes[take..];
+            }
+            if self.header_got == WIRE_HEADER_LEN && self.body_left == 0 {
+                *self = Self::default();
+            }
+        }
+    }
+}
+
+/// rsbinder's Unix transport, with our message bound, fd rule, frame
+/// deadline and slot.
 pub(super) struct Guarded {
     // Declared first so it drops first: the slot leaves the table before
     // the transport closes the socket (see `ConnTable::cut_all`).
-    pub(super) _slot: Slot,
-    pub(super) inner: UnixTransport,
+    _slot: Slot,
+    inner: UnixTransport,
+    /// The socket `inner` owns, for the frame deadline's poll.
+    sock: RawFd,
+    /// The read timeout rsbinder last set (its handshake or idle deadline).
+    read_timeout: Mutex<Option<Duration>>,
+    frame: Mutex<FrameClock>,
 }
 
 impl Guarded {
+    /// `inner`, held to our limits for the connection in `slot`.
+    pub(super) fn new(slot: Slot, inner: UnixTransport, sock: RawFd) -> Self {
+        Self {
+            _slot: slot,
+            inner,
+            sock,
+            read_timeout: Mutex::new(None),
+            frame: Mutex::new(FrameClock::default()),
+        }
+    }
+
     /// rsbinder reads a message's body into a buffer of exactly the size
     /// its header announced (header and handshake reads are a few bytes),
     /// so a read into a larger buffer is a message over our bound: refuse
@@ -212,6 +278,64 @@ impl Guarded {
         }
         Ok(())
     }
+
+    /// Mid-message, waits for more bytes only until [`FRAME_DEADLINE`] after
+    /// the message's first byte: trickling cannot extend it. A `Timeout` here
+    /// is rsbinder's mid-frame deadline, which ends the connection.
+    fn within_frame_deadline(&self) -> RpcResult<()> {
+        let started = self.frame.lock().unwrap_or_else(|e| e.into_inner()).started;
+        let Some(started) = started else {
+            return Ok(());
+        };
+        let own = *self.read_timeout.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            let left = FRAME_DEADLINE.saturating_sub(started.elapsed());
+            if own.is_some_and(|t| t <= left) {
+                // rsbinder's own deadline comes first.
+                return Ok(());
+            }
+            if left.is_zero() {
+                debug!(
+                    "uid={} pid={}: a message took over {FRAME_DEADLINE:?} to arrive; \
+                     closing the connection",
+                    self._slot.cred.uid, self._slot.cred.pid
+                );
+                return Err(RpcError::Timeout);
+            }
+            let mut fds = [libc::pollfd {
+                fd: self.sock,
+                events: libc::POLLIN,
+                revents: 0,
+            }];
+            let ms = left.as_millis().clamp(1, i32::MAX as u128) as i32;
+            // SAFETY: `fds` is one valid pollfd for the call; `sock` is the
+            // socket `inner` owns, open while `self` lives.
+            match unsafe { libc::poll(fds.as_mut_ptr(), 1, ms) } {
+                n if n > 0 => return Ok(()),
+                0 => continue,
+                _ if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted => {
+                    continue
+                }
+                _ => return Err(std::io::Error::last_os_error().into()),
+            }
+        }
+    }
+
+    /// One read of the message stream, held to the bound and the deadline.
+    fn read<T>(
+        &self,
+        buf: &mut [u8],
+        read: impl FnOnce(&mut [u8]) -> RpcResult<(usize, T)>,
+    ) -> RpcResult<(usize, T)> {
+        self.check(buf.len())?;
+        self.within_frame_deadline()?;
+        let (n, more) = read(buf)?;
+        self.frame
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .saw(&buf[..n.min(buf.len())]);
+        Ok((n, more))
+    }
 }
 
 impl RpcTransport for Guarded {
@@ -228,6 +352,7 @@ impl RpcTransport for Guarded {
         self.inner.describe()
     }
     fn set_read_timeout(&self, timeout: Option<Duration>) -> RpcResult<()> {
+        *self.read_timeout.lock().unwrap_or_else(|e| e.into_inner()) = timeout;
         self.inner.set_read_timeout(timeout)
     }
     fn set_write_timeout(&self, timeout: Option<Duration>) -> RpcResult<()> {
@@ -258,15 +383,27 @@ impl RpcTransport for Guarded {
         self.inner.send_raw(buf)
     }
     fn recv_raw(&self, buf: &mut [u8]) -> RpcResult<usize> {
+        // Handshake reads and fd mode `None`: the bound only. The frame
+        // clock follows the framed reads of fd mode `Unix`, which every
+        // client of ours negotiates (handshake bytes are not frames).
         self.check(buf.len())?;
         self.inner.recv_raw(buf)
     }
     fn send_raw_with_fds(&self, buf: &[u8], fds: &[BorrowedFd<'_>]) -> RpcResult<()> {
         self.inner.send_raw_with_fds(buf, fds)
     }
+    /// rsbinder's framed read in fd mode `Unix`, the only one that takes
+    /// fds. No call we serve takes an fd, so only root's and the daemon's
+    /// uid's are received (for a dump); others' are never installed here: a
+    /// plain read makes the kernel close them (`MSG_CTRUNC`), so a caller
+    /// cannot make the daemon hold fds while it waits for the rest of a
+    /// message.
     fn recv_raw_with_fds(&self, buf: &mut [u8]) -> RpcResult<(usize, Vec<OwnedFd>)> {
-        self.check(buf.len())?;
-        self.inner.recv_raw_with_fds(buf)
+        if self._slot.trusted {
+            self.read(buf, |b| self.inner.recv_raw_with_fds(b))
+        } else {
+            self.read(buf, |b| Ok((self.inner.recv_raw(b)?, Vec::new())))
+        }
     }
     fn send_raw_draining(
         &self,
@@ -284,4 +421,43 @@ pub(super) static TABLE: OnceLock<Arc<ConnTable>> = OnceLock::new();
 /// The gid a socket caller connected with (`None` on kernel binder).
 pub fn caller_gid(uid: u32, pid: i32) -> Option<u32> {
     TABLE.get().and_then(|t| t.gid_of(uid, pid))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header(body: u32) -> Vec<u8> {
+        let mut h = vec![0u8; WIRE_HEADER_LEN];
+        h[4..8].copy_from_slice(&body.to_le_bytes());
+        h
+    }
+
+    #[test]
+    fn the_clock_runs_from_a_messages_first_byte_to_its_last() {
+        let mut clock = FrameClock::default();
+        let h = header(3);
+        clock.saw(&h[..5]);
+        assert!(clock.started.is_some(), "half a header is a message begun");
+        clock.saw(&h[5..]);
+        clock.saw(&[1, 2]);
+        assert!(clock.started.is_some(), "the body is not complete");
+        clock.saw(&[3]);
+        assert!(clock.started.is_none(), "the message is complete");
+    }
+
+    #[test]
+    fn messages_read_together_are_followed_one_by_one() {
+        let mut clock = FrameClock::default();
+        let mut bytes = header(0);
+        bytes.extend(header(2));
+        bytes.extend([9, 9]);
+        bytes.extend(&header(4)[..3]);
+        clock.saw(&bytes);
+        assert_eq!(clock.header_got, 3, "the third message's header is begun");
+        assert!(clock.started.is_some());
+        clock.saw(&header(4)[3..]);
+        clock.saw(&[0; 4]);
+        assert!(clock.started.is_none());
+    }
 }

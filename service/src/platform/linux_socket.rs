@@ -319,8 +319,9 @@ fn admit(
         debug!("connection from uid={} dropped: {e}", cred.uid);
         return;
     }
+    let sock = stream.as_raw_fd();
     match UnixTransport::from_stream(stream) {
-        Ok(inner) => rpc.serve_connection(Box::new(Guarded { _slot: slot, inner })),
+        Ok(inner) => rpc.serve_connection(Box::new(Guarded::new(slot, inner, sock))),
         Err(e) => debug!("connection from uid={} dropped: {e:?}", cred.uid),
     }
 }

@@ -2,6 +2,9 @@
 //! uses the client library like any client, and additionally tries every
 //! way a hostile client could change the region's file behind the daemon.
 
+#[path = "probe/fd_hold.rs"]
+mod fd_hold;
+
 use std::io::BufRead;
 use std::os::fd::{AsRawFd, BorrowedFd};
 use std::path::PathBuf;
@@ -65,6 +68,19 @@ enum Cmd {
         idle: usize,
         #[arg(long, default_value_t = 0)]
         half_sent: usize,
+    },
+    /// The fd-exhaustion attack (see `fd_hold`): `connections` connections,
+    /// each holding a message open with `fds` fds, trickled every
+    /// `trickle_ms`, for `seconds`.
+    FdHold {
+        #[arg(long)]
+        connections: usize,
+        #[arg(long)]
+        fds: usize,
+        #[arg(long)]
+        trickle_ms: u64,
+        #[arg(long)]
+        seconds: u64,
     },
     /// Send `calls` transactions to the root object over the socket, each
     /// with an interface token of `token_len` bytes that holds newlines and
@@ -172,6 +188,22 @@ fn run(command: Cmd, options: &ConnectOptions) -> enea_buffer_client::Result<()>
         flood(&options.socket, silent, idle, half_sent);
         return Ok(());
     }
+    if let Cmd::FdHold {
+        connections,
+        fds,
+        trickle_ms,
+        seconds,
+    } = command
+    {
+        fd_hold::run(
+            &options.socket,
+            connections,
+            fds,
+            Duration::from_millis(trickle_ms),
+            Duration::from_secs(seconds),
+        );
+        return Ok(());
+    }
     if let Cmd::TokenFlood { calls, token_len } = command {
         return token_flood(&options.socket, calls, token_len);
     }
@@ -236,6 +268,7 @@ fn run(command: Cmd, options: &ConnectOptions) -> enea_buffer_client::Result<()>
         }
         Cmd::DeathWatch
         | Cmd::Flood { .. }
+        | Cmd::FdHold { .. }
         | Cmd::TokenFlood { .. }
         | Cmd::Session
         | Cmd::Lazy { .. } => {
