@@ -113,14 +113,13 @@ impl Shared {
 
     /// Waits (bounded) until every lane finished a client that started in
     /// the current epoch or later.
-    fn wait_progress(&self, lanes: usize, what: &str) -> u64 {
+    fn wait_progress(&self, lanes: usize, what: &str) {
         let epoch = self.epoch.load(Ordering::SeqCst);
         eventually(what, || {
             self.check_failures();
             let records = self.records.lock().unwrap();
             (0..lanes).all(|lane| records.iter().any(|r| r.lane == lane && r.started >= epoch))
         });
-        epoch
     }
 
     fn finished_since(&self, epoch: u64) -> u64 {
@@ -222,7 +221,7 @@ impl Shared {
     }
 }
 
-/// `text` if it is exactly one line starting with `prefix` and saying more.
+/// `text` if it is exactly one line: `prefix` and a reason of some words.
 fn one_line(text: &str, prefix: &str) -> Option<String> {
     let line = text.strip_suffix('\n')?;
     let why = line.strip_prefix(prefix)?;
