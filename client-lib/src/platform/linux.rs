@@ -365,17 +365,28 @@ fn wait_for_kernel_rng(timeout: std::time::Duration) -> Result<()> {
     }
 }
 
-/// Whether the server answers a look-up, whatever the answer, on a
-/// connection that asks for no fds: then fds were what it refused.
+/// Whether the server refused fd passing: it answers a look-up, whatever
+/// the answer, on a connection that asks for no fds, and closes a fresh
+/// one that asks for them again. A daemon killed during the look-up and
+/// restarted since answers both: that was a restart, not a refusal.
 fn answers_without_fds(options: &ConnectOptions, name: &str) -> bool {
-    let uri = Uri::new(Endpoint::unix(&options.socket))
-        .with_wire(WireProfile::Android13Plus(WireVersion::MAX));
-    Client::open_with(uri, |o, _| o.timeout = Some(options.timeout)).is_ok_and(|c| {
-        !matches!(
-            c.try_get::<dyn IEneaBuffer>(name),
-            Err(StatusCode::DeadObject | StatusCode::RpcError)
-        )
-    })
+    let answers = |fds: bool| {
+        let uri = Uri::new(Endpoint::unix(&options.socket))
+            .with_wire(WireProfile::Android13Plus(WireVersion::MAX));
+        Client::open_with(uri, |o, _| {
+            o.timeout = Some(options.timeout);
+            if fds {
+                o.fd_mode = Some(FileDescriptorTransportMode::Unix);
+            }
+        })
+        .is_ok_and(|c| {
+            !matches!(
+                c.try_get::<dyn IEneaBuffer>(name),
+                Err(StatusCode::DeadObject | StatusCode::RpcError)
+            )
+        })
+    };
+    answers(false) && !answers(true)
 }
 
 /// Sends the dump transaction with `fd` for the service to write into.

@@ -28,6 +28,10 @@ struct Cli {
     transport: Transport,
     #[arg(long)]
     socket: PathBuf,
+    /// How long a silent daemon may keep a call waiting (the library's
+    /// `ConnectOptions::timeout`); the library's default otherwise.
+    #[arg(long, value_name = "MS")]
+    call_timeout_ms: Option<u64>,
     #[command(subcommand)]
     command: Cmd,
 }
@@ -118,13 +122,24 @@ enum Cmd {
         read_only: bool,
     },
     /// One snapshot of the record at `record::OFFSET` with `timeout_ms`:
-    /// prints `result=ok writer= counter=`, `result=busy pid=` or
+    /// prints `result=ok writer= counter=`, `result=empty` (never
+    /// published: sequence 0, all zeros), `result=busy pid=` or
     /// `result=abandoned pid=`.
     Peek {
         #[arg(long)]
         timeout_ms: u64,
         #[arg(long)]
         read_only: bool,
+    },
+    /// One publish of `record::pattern(writer, counter)` at `record::OFFSET`
+    /// with `timeout_ms`; prints `published writer= counter=`.
+    Put {
+        #[arg(long)]
+        writer: u32,
+        #[arg(long)]
+        counter: u32,
+        #[arg(long)]
+        timeout_ms: u64,
     },
     /// Start a publish of the record at `record::OFFSET` by hand, following
     /// the AIDL's record layout, and stop in the middle (as a writer that
@@ -161,10 +176,14 @@ enum Cmd {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let defaults = ConnectOptions::default();
     let options = ConnectOptions {
         transport: cli.transport,
         socket: cli.socket,
-        ..ConnectOptions::default()
+        timeout: cli
+            .call_timeout_ms
+            .map_or(defaults.timeout, Duration::from_millis),
+        ..defaults
     };
     match run(cli.command, &options) {
         Ok(()) => ExitCode::SUCCESS,
@@ -232,6 +251,17 @@ fn run(command: Cmd, options: &ConnectOptions) -> enea_buffer_client::Result<()>
             timeout_ms,
             read_only,
         } => peek(&conn, Duration::from_millis(timeout_ms), read_only),
+        Cmd::Put {
+            writer,
+            counter,
+            timeout_ms,
+        } => {
+            let data = record::pattern(writer, counter, record::LEN);
+            conn.map()?
+                .publish(record::OFFSET, &data, Duration::from_millis(timeout_ms))?;
+            println!("published writer={writer} counter={counter}");
+            Ok(())
+        }
         Cmd::Stall { stage } => stall(&conn, &stage),
         Cmd::Peer => peer(&conn),
         Cmd::Hold { read_only } => hold(&conn, read_only),
@@ -884,6 +914,7 @@ fn peek(conn: &Connection, timeout: Duration, read_only: bool) -> enea_buffer_cl
         conn.map()?.snapshot(record::OFFSET, &mut out, timeout)
     };
     match result {
+        Ok(0) if out.iter().all(|&b| b == 0) => println!("result=empty"),
         Ok(seq) => match record::check(&out) {
             Ok((writer, counter)) => {
                 println!("result=ok writer={writer} counter={counter} seq={seq}")

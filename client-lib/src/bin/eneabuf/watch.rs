@@ -122,22 +122,37 @@ fn view(conn: &Connection, args: &Watch, say_why: bool) -> Result<View, Error> {
 }
 
 /// Whether a failed reconnection may succeed later: the daemon is not
-/// (yet) back. Refusals and broken regions are reported instead.
+/// (yet) back, or a call of the attempt failed (the daemon died, or was
+/// stopped or too busy to answer within the timeout). Refusals and broken
+/// regions are reported instead.
 fn worth_retrying(e: &Error) -> bool {
     matches!(
         e,
-        Error::NoDaemon { .. } | Error::ServiceGone(_) | Error::NoTransport { .. }
+        Error::NoDaemon { .. }
+            | Error::ServiceGone(_)
+            | Error::NoTransport { .. }
+            | Error::Call { .. }
     )
 }
 
 /// Connects again until the service is back, each attempt bounded by the
 /// options' timeout, pausing longer between attempts up to [`MAX_BACKOFF`].
+/// A failed call is said once per distinct error: unlike an absent daemon,
+/// it may also be a service that never answers.
 fn reopen(options: &ConnectOptions, args: &Watch) -> Result<Session, Error> {
     let mut pause = Duration::from_millis(50);
+    let mut said = String::new();
     loop {
         match Session::open(options, args, false) {
             Ok(session) => return Ok(session),
             Err(e) if worth_retrying(&e) => {
+                if let Error::Call { .. } = e {
+                    let text = e.to_string();
+                    if text != said {
+                        eprintln!("eneabuf: reconnecting failed ({text}); trying again");
+                        said = text;
+                    }
+                }
                 std::thread::sleep(pause);
                 pause = (pause * 2).min(MAX_BACKOFF);
             }
