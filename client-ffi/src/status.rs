@@ -61,6 +61,7 @@ fn class(e: &Error) -> Status {
         Error::ControlWords { .. } => sys::ENEA_BUFFER_ERR_CONTROL_WORDS,
         Error::SocketDenied { .. } | Error::Refused { .. } => sys::ENEA_BUFFER_ERR_REFUSED,
         Error::NoTransport { .. } => sys::ENEA_BUFFER_ERR_NO_DAEMON,
+        Error::FdLimit { .. } | Error::FileTableFull(_) => sys::ENEA_BUFFER_ERR_FD_LIMIT,
     }
 }
 
@@ -187,6 +188,7 @@ pub(crate) fn name(status: Status) -> &'static std::ffi::CStr {
         ENEA_BUFFER_ERR_PANIC,
         ENEA_BUFFER_ERR_WEDGED,
         ENEA_BUFFER_ERR_CONTROL_WORDS,
+        ENEA_BUFFER_ERR_FD_LIMIT,
     )
 }
 
@@ -228,7 +230,7 @@ mod tests {
             name(sys::ENEA_BUFFER_ERR_PANIC).to_str(),
             Ok("ENEA_BUFFER_ERR_PANIC")
         );
-        for status in sys::ENEA_BUFFER_OK..=sys::ENEA_BUFFER_ERR_CONTROL_WORDS {
+        for status in sys::ENEA_BUFFER_OK..=sys::ENEA_BUFFER_ERR_FD_LIMIT {
             assert_ne!(name(status).to_str(), Ok("unknown status"), "{status}");
         }
         assert_eq!(name(99).to_str(), Ok("unknown status"));

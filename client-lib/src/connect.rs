@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use crate::buffer::{KeepAlive, ReadOnlyBuffer, SharedBuffer};
 use crate::error::{Error, Result};
+use crate::fd_limit;
 use crate::layout::Layout;
 use crate::mapping::{MapOptions, Mapping};
 use crate::options::{ConnectOptions, TransportKind};
@@ -212,7 +213,10 @@ impl Connection {
         // A socket pair, not a pipe: std has no pipe on the Rust we support,
         // and a stream socket is as good a writable fd for the service.
         let (reader, writer) = UnixStream::pair().map_err(|e| {
-            dump_error(format!("cannot create the fd the service writes into: {e}"))
+            let errno = e.raw_os_error().map(rustix::io::Errno::from_raw_os_error);
+            fd_limit::explain("dump", errno).unwrap_or_else(|| {
+                dump_error(format!("cannot create the fd the service writes into: {e}"))
+            })
         })?;
         // The call runs on its own thread: a binder call cannot be given up,
         // and the caller must not wait past the timeout for it.
@@ -258,7 +262,13 @@ impl Connection {
     }
 
     fn call_error(&self, call: &'static str, status: Status) -> Error {
-        if platform::is_dead(&status) {
+        // A reply whose fd found no free slot reads as a dead service or a
+        // failed transaction: the fd table says which (see `fd_limit`).
+        let out_of_fds =
+            platform::transport_failure(&status).and_then(|errno| fd_limit::explain(call, errno));
+        if let Some(error) = out_of_fds {
+            error
+        } else if platform::is_dead(&status) {
             Error::ServiceGone(self.endpoint.clone())
         } else if let Some(message) = platform::security_message(&status) {
             // The daemon's policy names the call itself: say it once.

@@ -211,6 +211,18 @@ pub enum Error {
         /// The right the call needs: `ro` or `rw`.
         needs: &'static str,
     },
+    /// This process is at its open-file limit (`RLIMIT_NOFILE`), so a step
+    /// that needs a new fd (connecting, receiving the region's fd) failed.
+    #[error("{step} failed: this process is out of file descriptors: its open-file limit (soft RLIMIT_NOFILE) is {}, hard limit {}, and {} fds are open; close mappings or files it no longer needs, or raise the soft limit (`ulimit -n`, up to the hard one; LimitNOFILE= in a systemd unit)", .usage.soft, hard(.usage.hard), .usage.open)]
+    FdLimit {
+        /// The step that failed (a connection, or the AIDL method).
+        step: String,
+        /// The fd table and the limits when the step failed.
+        usage: crate::fd_limit::FdUsage,
+    },
+    /// The system-wide open-file table is full (`ENFILE`).
+    #[error("{0} failed: the system's open-file table is full (ENFILE: fs.file-max reached), so no process can open another file; close files elsewhere or raise fs.file-max")]
+    FileTableFull(String),
     /// Neither transport reached the daemon (`--transport auto`).
     #[error(
         "no vendor.enea.buffer daemon on either transport: {}; {}",
@@ -236,6 +248,11 @@ fn way_in(uid: u32, needs: &str) -> String {
         "to be let in, have the daemon started with `--access uid:{uid}={needs}`{also}, \
          or that rule in its access file"
     )
+}
+
+/// A hard limit as text.
+fn hard(limit: Option<u64>) -> String {
+    limit.map_or_else(|| "unlimited".into(), |v| v.to_string())
 }
 
 /// One transport's failure in [`Error::NoTransport`]: where, and why.

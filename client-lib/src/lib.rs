@@ -31,7 +31,7 @@
 //!   as the standard library allows on read-only memory.
 
 // Layers: each module uses only modules on its left (no import circles).
-// Connection: error, options <- platform <- connect.
+// Connection: error <- fd_limit, options <- platform <- connect.
 // Memory: error <- verify <- mapping <- copy, record (+ layout, liveness),
 // waiters (+ futex) <- buffer. connect uses the memory layers, never the
 // other way round: buffers hold the connection as an opaque keep-alive.
@@ -40,6 +40,7 @@ mod buffer;
 mod connect;
 mod copy;
 mod error;
+mod fd_limit;
 mod futex;
 /// For fuzzers only, not API: the region checks without a service.
 #[doc(hidden)]
@@ -59,6 +60,7 @@ pub use enea_buffer_common::{
     client_socket, descriptor, MAX_SIZE, ROOT_SOCKET, SOCKET_ENV, USER_SOCKET_NAME,
 };
 pub use error::{Error, Result};
+pub use fd_limit::FdUsage;
 pub use layout::{CONTROL_SIZE, RECORD_HEADER_SIZE, WAITERS_OFFSET};
 pub use mapping::MapOptions;
 pub use options::{ConnectOptions, Transport, TransportKind};

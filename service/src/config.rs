@@ -56,7 +56,7 @@ pub struct Config {
     #[arg(long, value_name = "N", default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub max_connections_per_uid: u32,
 
-    /// How often to log a summary of the calls per uid at info level (per-call lines are debug); 0 turns it off.
+    /// How often to log a summary of the calls per uid at info level (per-call lines are debug), and of the warnings about callers the per-uid limit dropped; 0 turns it off.
     #[arg(long, value_name = "DURATION", default_value = "1m", value_parser = parse_duration)]
     pub summary_period: Duration,
 

@@ -4,8 +4,9 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use log::info;
+use log::{info, warn};
 
+use crate::caller_log;
 use crate::calls::CallTable;
 use crate::config::Config;
 use crate::platform;
@@ -72,7 +73,8 @@ async fn log_word0(region: Arc<SharedRegion>, period: Duration) {
     }
 }
 
-/// Logs [`CallTable::take_summary`] at `info` every `period`.
+/// Logs [`CallTable::take_summary`] at `info` every `period`, and what
+/// the per-uid limit of warnings about callers dropped at `warn`.
 async fn log_summaries(calls: Arc<CallTable>, period: Duration) {
     if period.is_zero() {
         return;
@@ -84,6 +86,9 @@ async fn log_summaries(calls: Arc<CallTable>, period: Duration) {
         ticks.tick().await;
         if let Some(summary) = calls.take_summary() {
             info!("calls in the last {period:?}: {summary}");
+        }
+        if let Some(dropped) = caller_log::take_dropped() {
+            warn!("{dropped}");
         }
     }
 }

@@ -8,6 +8,7 @@
 //! publishing it on any transport (the shape of AOSP's authgraph and
 //! secretkeeper HALs: a `rust_library` and a thin `rust_binary`).
 
+pub mod caller_log;
 pub mod calls;
 pub mod config;
 mod daemon;

@@ -6,6 +6,8 @@
 //! message is escaped to one printable line and cut at [`MAX_MESSAGE`], and
 //! warnings and errors are rate-limited per source module: at most
 //! [`BURST`] in each [`WINDOW`], with one line counting what was dropped.
+//! Warnings about one caller's calls are limited per uid instead
+//! (`caller_log`), so that one caller cannot use up a module's budget.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -13,6 +15,8 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use log::{Level, Log, Metadata, Record};
+
+use crate::caller_log;
 
 /// Longest message kept, in bytes; the rest is replaced by a count.
 pub const MAX_MESSAGE: usize = 1024;
@@ -79,7 +83,8 @@ impl<L: Log> Log for LogGuard<L> {
             return;
         }
         let mut dropped = 0;
-        if record.level() <= Level::Warn {
+        // Warnings about callers are rate-limited per uid where they are made.
+        if record.level() <= Level::Warn && record.target() != caller_log::TARGET {
             let (admitted, before) = self.admit(record.target(), Instant::now());
             dropped = before;
             if !admitted {

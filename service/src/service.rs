@@ -4,9 +4,9 @@ use std::os::fd::OwnedFd;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use log::warn;
 use rustix::io::Errno;
 
+use crate::caller_log;
 use crate::calls::{Call, CallTable};
 use crate::diagnostics::{Diagnostics, RegionFacts};
 use crate::platform::{self, Caller, IEneaBufferAsyncServer, ParcelFileDescriptor, Result, Status};
@@ -59,7 +59,11 @@ impl EneaBufferService {
         uid: u32,
     ) -> std::result::Result<(), DumpRefused> {
         if !platform::may_dump(uid) {
-            warn!("dump refused to uid={uid}");
+            caller_log::warn(
+                uid,
+                "dump refused",
+                format_args!("dump refused to uid={uid}"),
+            );
             self.calls.count(uid, Call::Dump, false);
             let _ = writeln!(
                 out,
@@ -183,7 +187,11 @@ fn no_resources(call: Call, caller: &Caller, errno: Errno) -> (Status, String) {
         "{}: cannot duplicate the region fd for the reply: {errno}",
         call.name()
     );
-    warn!("{message} (caller uid={} pid={})", caller.uid, caller.pid);
+    caller_log::warn(
+        caller.uid,
+        "no resources",
+        format_args!("{message} (caller uid={} pid={})", caller.uid, caller.pid),
+    );
     let status = platform::service_specific_error(ERROR_NO_RESOURCES, &message);
     (status, message)
 }

@@ -247,3 +247,69 @@ fn watch_ends_quietly_when_its_reader_goes_away() {
     assert!(status.success(), "{status}: {stderr}");
     assert_eq!(stderr, "");
 }
+
+/// `program args` with its soft open-file limit lowered to `soft` (the hard
+/// one kept), through the shell's `ulimit`.
+fn with_soft_nofile(soft: u32, program: &str, args: &[String]) -> Output {
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c")
+        .arg(r#"ulimit -S -n "$0" && exec "$@""#)
+        .arg(soft.to_string())
+        .arg(bins::path(program))
+        .args(args);
+    run_bounded(cmd)
+}
+
+/// A client out of fds is told so, with its limit and the way out,
+/// whichever step ran out (its connection, the callback connection a death
+/// notification needs, the region's fd); never that the service is gone.
+/// The sweep starts at 4: below that the dynamic loader itself fails.
+#[test]
+fn a_client_out_of_fds_names_its_open_file_limit() {
+    let daemon = Daemon::start_with(DaemonOptions::socket());
+    let args = |extra: &[&str]| -> Vec<String> {
+        let mut args = daemon.client_args();
+        args.extend(extra.iter().map(|s| s.to_string()));
+        args
+    };
+    let (mut refused, mut served) = (0, 0);
+    for soft in 4..=7 {
+        let runs = [
+            (bins::ENEABUF, args(&["get"])),
+            (bins::ENEABUF, args(&["increment"])),
+            // Asks for death notifications: one more connection.
+            (bins::PROBE, args(&["session"])),
+        ];
+        for (program, args) in runs {
+            let out = with_soft_nofile(soft, program, &args);
+            if out.status.success() {
+                served += 1;
+                continue;
+            }
+            refused += 1;
+            // eneabuf says it on stderr; the probe as `error ...` on stdout.
+            let said = format!("{}{}", text(&out.stdout), text(&out.stderr));
+            for word in [
+                "out of file descriptors",
+                &format!("open-file limit (soft RLIMIT_NOFILE) is {soft}"),
+                "close mappings",
+                "ulimit -n",
+                "LimitNOFILE=",
+            ] {
+                assert!(
+                    said.contains(word),
+                    "{program} at {soft}: {said:?} lacks {word:?}"
+                );
+            }
+            assert!(!said.contains("is gone"), "{program} at {soft}: {said}");
+            assert!(!said.contains("no vendor.enea.buffer daemon"), "{said}");
+        }
+    }
+    // The sweep crossed the line: some runs had too few fds, some enough.
+    assert!(
+        refused >= 3 && served >= 3,
+        "{refused} refused, {served} served"
+    );
+    // The daemon served the starved clients' attempts and is still there.
+    assert!(eneabuf(&daemon, &["get"]).status.success());
+}

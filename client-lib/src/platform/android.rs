@@ -98,6 +98,13 @@ pub fn is_dead(status: &Status) -> bool {
     status.transaction_error() == binder::StatusCode::DEAD_OBJECT
 }
 
+/// The transport's own failure in `status` (`None`: the call reached the
+/// service, which answered). libbinder_rs folds errnos into its status
+/// codes, so none is carried: the caller counts the fd table instead.
+pub fn transport_failure(status: &Status) -> Option<Option<rustix::io::Errno>> {
+    (status.exception_code() == binder::ExceptionCode::TRANSACTION_FAILED).then_some(None)
+}
+
 /// The message of a security exception (EX_SECURITY: an access policy's
 /// refusal); `None` for any other status. libbinder_rs has no getter for
 /// the message alone: it is cut from the description, which libbinder

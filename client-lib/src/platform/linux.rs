@@ -18,6 +18,7 @@ pub use vendor_enea_buffer::aidl::vendor::enea::buffer::Region::Region;
 use rustix::io::Errno;
 
 use crate::error::{Error, Result};
+use crate::fd_limit;
 use crate::options::{ConnectOptions, Transport, TransportKind};
 use enea_buffer_common::descriptor;
 
@@ -130,6 +131,23 @@ pub fn is_dead(status: &Status) -> bool {
     )
 }
 
+/// The transport's own failure in `status` (`None`: the call reached the
+/// service, which answered), with the errno it carries, if any.
+pub fn transport_failure(status: &Status) -> Option<Option<Errno>> {
+    match status.transaction_error() {
+        StatusCode::Ok => None,
+        code => Some(errno(code)),
+    }
+}
+
+/// The errno rsbinder kept in `code`, if it kept one.
+fn errno(code: StatusCode) -> Option<Errno> {
+    match code {
+        StatusCode::Errno(e) => Some(Errno::from_raw_os_error(-e)),
+        _ => None,
+    }
+}
+
 /// The message of a security exception (EX_SECURITY: an access policy's
 /// refusal); `None` for any other status.
 pub fn security_message(status: &Status) -> Option<String> {
@@ -197,41 +215,49 @@ fn open_socket(options: &ConnectOptions) -> Result<Opened> {
     wait_for_kernel_rng(options.timeout)?;
     let uri =
         Uri::new(Endpoint::unix(path)).with_wire(WireProfile::Android13Plus(WireVersion::MAX));
-    let client = Client::open_with(uri, |o, _| {
-        o.fd_mode = Some(FileDescriptorTransportMode::Unix);
-        o.timeout = Some(options.timeout);
-        // A connection the server can call back on is how RPC notices death.
-        if options.death_notifications {
-            o.incoming_connections = Some(1);
-        }
-    })
-    // rsbinder keeps connect(2)'s errno in the status (`Errno(-errno)`, or
-    // a named code for ENOENT and EPERM), so the cause is read from it
-    // rather than from a probe connection of our own: a live daemon would
-    // accept a probe, count it against its limits and log a failed
-    // handshake, and the socket could change between probe and connect.
-    .map_err(|s| match s {
-        StatusCode::BadValue | StatusCode::InvalidOperation => {
-            Error::FdPassingRefused(endpoint.clone())
-        }
-        StatusCode::Errno(e) if -e == Errno::ACCESS.raw_os_error() => denied(),
-        StatusCode::PermissionDenied => denied(),
-        StatusCode::Errno(e) if -e == Errno::CONNREFUSED.raw_os_error() => no_daemon(format!(
-            "the socket is stale (connection refused: nothing listens on it), so the \
+    let client =
+        Client::open_with(uri, |o, _| {
+            o.fd_mode = Some(FileDescriptorTransportMode::Unix);
+            o.timeout = Some(options.timeout);
+            // A connection the server can call back on is how RPC notices death.
+            if options.death_notifications {
+                o.incoming_connections = Some(1);
+            }
+        })
+        // rsbinder keeps connect(2)'s errno in the status (`Errno(-errno)`, or
+        // a named code for ENOENT and EPERM), so the cause is read from it
+        // rather than from a probe connection of our own: a live daemon would
+        // accept a probe, count it against its limits and log a failed
+        // handshake, and the socket could change between probe and connect.
+        .map_err(|s| match s {
+            StatusCode::BadValue | StatusCode::InvalidOperation => {
+                Error::FdPassingRefused(endpoint.clone())
+            }
+            StatusCode::Errno(e) if -e == Errno::ACCESS.raw_os_error() => denied(),
+            StatusCode::PermissionDenied => denied(),
+            StatusCode::Errno(e) if -e == Errno::CONNREFUSED.raw_os_error() => no_daemon(format!(
+                "the socket is stale (connection refused: nothing listens on it), so the \
              daemon is not running: start it, or remove {} if no daemon owns it",
-            path.display()
-        )),
-        StatusCode::NameNotFound => no_socket(),
-        // The daemon closes a connection past its caps before reading a
-        // byte; the client sees only the close, so it names the likely cause.
-        StatusCode::DeadObject => no_daemon(
-            "the daemon closed the connection before the handshake: it is at its \
-             connection limit (--max-connections / --max-connections-per-uid) or \
-             shutting down; try again once other clients have disconnected"
-                .into(),
-        ),
-        s => no_daemon(format!("cannot connect: {s:?}")),
-    })?;
+                path.display()
+            )),
+            StatusCode::NameNotFound => no_socket(),
+            // A process out of fds cannot make the socket (EMFILE) or receive
+            // the handshake's; the fd table says which (see `fd_limit`).
+            s => fd_limit::explain(&format!("connecting to {endpoint}"), errno(s)).unwrap_or_else(
+                || match s {
+                    // The daemon closes a connection past its caps before reading
+                    // a byte; the client sees only the close, so it names the
+                    // likely cause.
+                    StatusCode::DeadObject => no_daemon(
+                        "the daemon closed the connection before the handshake: it is at its \
+                     connection limit (--max-connections / --max-connections-per-uid) or \
+                     shutting down; try again once other clients have disconnected"
+                            .into(),
+                    ),
+                    s => no_daemon(format!("cannot connect: {s:?}")),
+                },
+            ),
+        })?;
     if !client.caps().contains(TransportCaps::FD_PASSING) {
         return Err(Error::FdPassingRefused(endpoint));
     }
@@ -239,11 +265,17 @@ fn open_socket(options: &ConnectOptions) -> Result<Opened> {
     let service = match find_on_session(&client, &name) {
         Ok(Some(service)) => service,
         Ok(None) => return Err(no_daemon(format!("the daemon there does not serve {name}"))),
-        // The android-13+ wire refuses an fd mode by closing the connection.
-        Err(StatusCode::DeadObject) if answers_without_fds(options, &name) => {
-            return Err(Error::FdPassingRefused(endpoint))
+        Err(s) => {
+            let step = format!("look-up of {name}");
+            if let Some(e) = fd_limit::explain(&step, errno(s)) {
+                return Err(e);
+            }
+            // The android-13+ wire refuses an fd mode by closing the connection.
+            if matches!(s, StatusCode::DeadObject) && answers_without_fds(options, &name) {
+                return Err(Error::FdPassingRefused(endpoint));
+            }
+            return Err(no_daemon(format!("{step} failed: {s:?}")));
         }
-        Err(s) => return Err(no_daemon(format!("look-up of {name} failed: {s:?}"))),
     };
     let session = options
         .death_notifications

@@ -98,6 +98,12 @@ enum Cmd {
     /// Connect with death notifications and map; on `drop`, drop the
     /// mapping, the watch and the connection but keep running.
     Session,
+    /// Send `calls` dump transactions over the socket; print `dumped <n>`
+    /// and the first reply's first line.
+    DumpFlood {
+        #[arg(long)]
+        calls: usize,
+    },
     /// Publish records (`record::pattern`, writer `writer`, counter 1, 2, …)
     /// at `record::OFFSET` until `readers` readers have counted themselves
     /// done. Prints `ready`, waits for a line on stdin, then arrives at the
@@ -226,6 +232,17 @@ fn run(command: Cmd, options: &ConnectOptions) -> enea_buffer_client::Result<()>
     if let Cmd::TokenFlood { calls, token_len } = command {
         return token_flood(&options.socket, calls, token_len);
     }
+    if let Cmd::DumpFlood { calls } = command {
+        let said = enea_buffer_tests::rpc_dump::dump_over_rpc(&options.socket, calls).map_err(
+            |status| Error::Call {
+                call: "dump",
+                status,
+            },
+        )?;
+        let first = said.first().and_then(|t| t.lines().next()).unwrap_or("");
+        println!("dumped {} first={first}", said.len());
+        return Ok(());
+    }
     if let Cmd::Session = command {
         return session(options);
     }
@@ -300,6 +317,7 @@ fn run(command: Cmd, options: &ConnectOptions) -> enea_buffer_client::Result<()>
         | Cmd::Flood { .. }
         | Cmd::FdHold { .. }
         | Cmd::TokenFlood { .. }
+        | Cmd::DumpFlood { .. }
         | Cmd::Session
         | Cmd::Lazy { .. } => {
             unreachable!()

@@ -93,7 +93,11 @@ typedef enum enea_buffer_status {
     ENEA_BUFFER_ERR_WEDGED = 22,
     /* A write to the region's control words (bytes 4 to 63 of a region that
      * has the layout), which only the layout's protocol may change. */
-    ENEA_BUFFER_ERR_CONTROL_WORDS = 23
+    ENEA_BUFFER_ERR_CONTROL_WORDS = 23,
+    /* This process is at its open-file limit (RLIMIT_NOFILE), or the
+     * system's file table is full: no fd left to connect or to receive the
+     * region's. Close mappings or raise the limit (ulimit -n, LimitNOFILE=). */
+    ENEA_BUFFER_ERR_FD_LIMIT = 24
 } enea_buffer_status;
 
 /* Which transport to look for the service on. */
