@@ -150,14 +150,17 @@ def raw(data):
 
 
 GET_ROOT_MSG = transact(ZERO, GET_ROOT)
+TOKEN_RPC = string16(DESCRIPTOR)
 NATIVE_FD = struct.pack("<ii", 2, 0)  # TYPE_NATIVE_FILE_DESCRIPTOR, ancillary index 0
 WIRE_SEEDS = {
     "root-getBufferSize": bytes([0]) + GET_ROOT_MSG + call(2),
     "root-getBuffer": bytes([0]) + GET_ROOT_MSG + call(1),
     "root-getRegion-v1": bytes([V1]) + GET_ROOT_MSG + call(4),
     "root-specials": bytes([0]) + transact(ZERO, GET_MAX_THREADS) + transact(ZERO, GET_SESSION_ID),
+    # rsbinder's RPC dispatch reads the token before every code, the dump's too.
     "root-dump-memfd": bytes([0]) + GET_ROOT_MSG + fds(W_MEMFD)
-    + transact(ROOT, DUMP, NATIVE_FD + struct.pack("<i", 0), [0], TRANSACT | KEEP_PARCEL_SIZE),
+    + transact(ROOT, DUMP, TOKEN_RPC + NATIVE_FD + struct.pack("<i", 1) + string16("-a"),
+               [len(TOKEN_RPC)], TRANSACT | KEEP_PARCEL_SIZE),
     "root-fds-pipe-socket": bytes([0]) + GET_ROOT_MSG + fds(W_PIPE_R, W_SOCKET, W_DEV_NULL) + call(3),
     "untrusted-getBuffer-fds": bytes([UNTRUSTED]) + GET_ROOT_MSG + fds(W_MEMFD, W_PIPE_W) + call(1),
     "untrusted-getReadOnlyRegion": bytes([UNTRUSTED]) + GET_ROOT_MSG + call(5),
