@@ -116,10 +116,69 @@ READER_SEEDS = {
     "misaligned": reader_seed(4096, [(SNAPSHOT, 65, 8, 1), (WAIT, 2, 0, 1), (PUBLISH, 0, 4, 1)]),
 }
 
+# socket_wire: the connection byte, then ops (see fuzz_targets/socket_wire.rs).
+UNTRUSTED, RAW_HANDSHAKE, V1, V0, FD_MODE_NONE, ATTACH, INCOMING = 1, 2, 4, 8, 16, 32, 64
+MESSAGE, RAW, FDS = 0, 1, 2
+TRANSACT, REPLY, DEC_STRONG = 0, 4, 8  # op bits 2-3
+LIE, KEEP_PARCEL_SIZE = 16, 32  # op bits 4, 5
+ROOT = struct.pack("<II", 3, 1)  # RpcWireAddress: CREATED | FOR_SERVER, the session's first node
+ZERO = bytes(8)
+GET_ROOT, GET_MAX_THREADS, GET_SESSION_ID = 0, 1, 2
+DUMP = 0x5F444D50
+W_MEMFD, W_PIPE_R, W_PIPE_W, W_SOCKET, W_DEV_NULL = range(5)
+DESCRIPTOR = "vendor.enea.buffer.IEneaBuffer"
+
+
+def transact(addr, code, data=b"", table=(), op=TRANSACT, flags=0):
+    """An RpcWireTransaction body: the harness fills in parcelDataSize
+    unless the op keeps it (then it is `data`'s length here)."""
+    body = addr + struct.pack("<IIQI", code, flags, 0, len(data)) + bytes(12) + data
+    body += b"".join(struct.pack("<I", p) for p in table)
+    return bytes([MESSAGE | op]) + struct.pack("<H", len(body)) + body
+
+
+def call(code, data=b""):
+    return transact(ROOT, code, string16(DESCRIPTOR) + data)
+
+
+def fds(*kinds):
+    return bytes([FDS | (len(kinds) - 1) << 2]) + bytes(kinds)
+
+
+def raw(data):
+    return bytes([RAW]) + struct.pack("<H", len(data)) + data
+
+
+GET_ROOT_MSG = transact(ZERO, GET_ROOT)
+TOKEN_RPC = string16(DESCRIPTOR)
+NATIVE_FD = struct.pack("<ii", 2, 0)  # TYPE_NATIVE_FILE_DESCRIPTOR, ancillary index 0
+WIRE_SEEDS = {
+    "root-getBufferSize": bytes([0]) + GET_ROOT_MSG + call(2),
+    "root-getBuffer": bytes([0]) + GET_ROOT_MSG + call(1),
+    "root-getRegion-v1": bytes([V1]) + GET_ROOT_MSG + call(4),
+    "root-specials": bytes([0]) + transact(ZERO, GET_MAX_THREADS) + transact(ZERO, GET_SESSION_ID),
+    # rsbinder's RPC dispatch reads the token before every code, the dump's too.
+    "root-dump-memfd": bytes([0]) + GET_ROOT_MSG + fds(W_MEMFD)
+    + transact(ROOT, DUMP, TOKEN_RPC + NATIVE_FD + struct.pack("<i", 1) + string16("-a"),
+               [len(TOKEN_RPC)], TRANSACT | KEEP_PARCEL_SIZE),
+    "root-fds-pipe-socket": bytes([0]) + GET_ROOT_MSG + fds(W_PIPE_R, W_SOCKET, W_DEV_NULL) + call(3),
+    "untrusted-getBuffer-fds": bytes([UNTRUSTED]) + GET_ROOT_MSG + fds(W_MEMFD, W_PIPE_W) + call(1),
+    "untrusted-getReadOnlyRegion": bytes([UNTRUSTED]) + GET_ROOT_MSG + call(5),
+    "v0-getBufferSize": bytes([V0]) + GET_ROOT_MSG + call(2),
+    "fd-mode-none-dec-strong": bytes([FD_MODE_NONE]) + GET_ROOT_MSG
+    + bytes([MESSAGE | DEC_STRONG]) + struct.pack("<H", 16) + ROOT + struct.pack("<II", 1, 0),
+    "lying-body-size": bytes([0]) + bytes([MESSAGE | TRANSACT | LIE]) + struct.pack("<IH", 1 << 20, 40) + bytes(40),
+    "raw-handshake": bytes([RAW_HANDSHAKE])
+    + raw(struct.pack("<IBB8sH", 2, 0, 1, bytes(8), 0) + b"cci\0" + bytes(4)) + GET_ROOT_MSG,
+    "attach-unknown-session": bytes([ATTACH]) + bytes(range(32)) + GET_ROOT_MSG,
+    "incoming-new-session": bytes([INCOMING]),
+}
+
 TARGETS = {
     "service_transactions": SEEDS,
     "client_verify": VERIFY_SEEDS,
     "snapshot_reader": READER_SEEDS,
+    "socket_wire": WIRE_SEEDS,
 }
 
 if __name__ == "__main__":
