@@ -70,12 +70,23 @@ impl ServiceSetup {
     }
 }
 
-/// The socket transport reports its refusals to the call table, whose log
-/// summary counts them (implemented here, so that calls.rs and the seam
-/// need not know each other).
-impl platform::ConnectionEvents for CallTable {
+/// What the socket transport asks and tells the service: refusals go to
+/// the call table, whose log summary counts them; the access policy decides
+/// whose fds are taken (here, so that calls.rs, policy.rs and the seam need
+/// not know each other).
+pub struct TransportEvents {
+    /// The call table of the service served.
+    pub calls: Arc<CallTable>,
+    /// The access policy of the service served.
+    pub policy: Policy,
+}
+
+impl platform::ConnectionEvents for TransportEvents {
     fn connection_refused(&self) {
-        CallTable::connection_refused(self);
+        self.calls.connection_refused();
+    }
+    fn takes_fds_from(&self, uid: u32, gid: u32) -> bool {
+        self.policy.right_of(uid, Some(gid)) != policy::Right::None
     }
 }
 

@@ -140,7 +140,6 @@ impl ConnTable {
             table: self.clone(),
             id,
             cred,
-            trusted,
         })
     }
 
@@ -172,8 +171,6 @@ pub(super) struct Slot {
     table: Arc<ConnTable>,
     id: u64,
     cred: PeerCred,
-    /// Root or the daemon's uid.
-    trusted: bool,
 }
 
 impl Drop for Slot {
@@ -243,6 +240,9 @@ pub(super) struct Guarded {
     inner: UnixTransport,
     /// The socket `inner` owns, for the frame deadline's poll.
     sock: RawFd,
+    /// Whether the peer's `SCM_RIGHTS` fds are received (the access
+    /// policy's call: see `ConnectionEvents::takes_fds_from`).
+    takes_fds: bool,
     /// The read timeout rsbinder last set (its handshake or idle deadline).
     read_timeout: Mutex<Option<Duration>>,
     frame: Mutex<FrameClock>,
@@ -250,11 +250,12 @@ pub(super) struct Guarded {
 
 impl Guarded {
     /// `inner`, held to our limits for the connection in `slot`.
-    pub(super) fn new(slot: Slot, inner: UnixTransport, sock: RawFd) -> Self {
+    pub(super) fn new(slot: Slot, inner: UnixTransport, sock: RawFd, takes_fds: bool) -> Self {
         Self {
             _slot: slot,
             inner,
             sock,
+            takes_fds,
             read_timeout: Mutex::new(None),
             frame: Mutex::new(FrameClock::default()),
         }
@@ -393,13 +394,11 @@ impl RpcTransport for Guarded {
         self.inner.send_raw_with_fds(buf, fds)
     }
     /// rsbinder's framed read in fd mode `Unix`, the only one that takes
-    /// fds. No call we serve takes an fd, so only root's and the daemon's
-    /// uid's are received (for a dump); others' are never installed here: a
-    /// plain read makes the kernel close them (`MSG_CTRUNC`), so a caller
-    /// cannot make the daemon hold fds while it waits for the rest of a
-    /// message.
+    /// fds. A peer that may not take them gets none installed here: a plain
+    /// read makes the kernel close them (`MSG_CTRUNC`), so it cannot make
+    /// the daemon hold fds while it waits for the rest of a message.
     fn recv_raw_with_fds(&self, buf: &mut [u8]) -> RpcResult<(usize, Vec<OwnedFd>)> {
-        if self._slot.trusted {
+        if self.takes_fds {
             self.read(buf, |b| self.inner.recv_raw_with_fds(b))
         } else {
             self.read(buf, |b| Ok((self.inner.recv_raw(b)?, Vec::new())))

@@ -1,15 +1,16 @@
 //! The Unix-socket transport's front door: our own listener and accept
 //! loop in front of rsbinder's RPC server.
 //!
-//! rsbinder 0.12 accepts with one worker thread per connection, lets every
+//! rsbinder 0.12 serves each session with its own threads, lets every
 //! connection announce a 64 MiB frame, and has no per-peer limits. So the
 //! daemon accepts connections itself, reads the peer's credentials
 //! (`SO_PEERCRED`), turns away connections over the overall and per-uid
 //! caps at once (before any byte is read), and hands each admitted stream
 //! to [`RpcServer::serve_connection`] wrapped in a `Guarded` transport
-//! that refuses oversized messages and releases the connection's slot when
-//! rsbinder drops it. rsbinder still runs the handshake (with our short
-//! deadline) and the idle timeout.
+//! that refuses oversized messages, takes fds only from callers the policy
+//! gives a right, cuts a message that trickles in, and releases the
+//! connection's slot when rsbinder drops it. rsbinder still runs the
+//! handshake (with our short deadline) and the idle timeout.
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::fs::MetadataExt;
@@ -321,7 +322,10 @@ fn admit(
     }
     let sock = stream.as_raw_fd();
     match UnixTransport::from_stream(stream) {
-        Ok(inner) => rpc.serve_connection(Box::new(Guarded::new(slot, inner, sock))),
+        Ok(inner) => {
+            let takes_fds = events.takes_fds_from(cred.uid, cred.gid);
+            rpc.serve_connection(Box::new(Guarded::new(slot, inner, sock, takes_fds)))
+        }
         Err(e) => debug!("connection from uid={} dropped: {e:?}", cred.uid),
     }
 }

@@ -30,4 +30,8 @@ pub struct Caller {
 pub trait ConnectionEvents: Send + Sync {
     /// A connection was turned away by a limit before any call on it.
     fn connection_refused(&self);
+    /// Whether a socket peer's `SCM_RIGHTS` fds are taken: no IEneaBuffer
+    /// call takes one (a dump does), so a caller refused every call gets
+    /// none installed in the daemon.
+    fn takes_fds_from(&self, uid: u32, gid: u32) -> bool;
 }
