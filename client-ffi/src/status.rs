@@ -40,6 +40,7 @@ fn class(e: &Error) -> Status {
         Error::NoDaemon { .. } => sys::ENEA_BUFFER_ERR_NO_DAEMON,
         Error::FdPassingRefused(_) => sys::ENEA_BUFFER_ERR_NO_FD_PASSING,
         Error::ServiceGone(_) => sys::ENEA_BUFFER_ERR_SERVICE_GONE,
+        Error::Unresponsive { .. } => sys::ENEA_BUFFER_ERR_TIMEOUT,
         Error::Call { .. } => sys::ENEA_BUFFER_ERR_REFUSED,
         Error::BadSize(_) => sys::ENEA_BUFFER_ERR_BAD_SIZE,
         Error::TooLarge { .. } => sys::ENEA_BUFFER_ERR_TOO_LARGE,

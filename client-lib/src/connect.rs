@@ -270,6 +270,12 @@ impl Connection {
             error
         } else if platform::is_dead(&status) {
             Error::ServiceGone(self.endpoint.clone())
+        } else if platform::is_timeout(&status) {
+            Error::Unresponsive {
+                endpoint: self.endpoint.clone(),
+                step: call.to_owned(),
+                timeout: self.options.timeout,
+            }
         } else if let Some(message) = platform::security_message(&status) {
             // The daemon's policy names the call itself: say it once.
             let message = message

@@ -19,6 +19,20 @@ pub enum Error {
     /// The service died or the connection to it was lost.
     #[error("the vendor.enea.buffer service at {0} is gone")]
     ServiceGone(String),
+    /// A daemon is there but did not answer in time.
+    #[error(
+        "the vendor.enea.buffer daemon at {endpoint} did not answer {step} within \
+         {timeout:?}: it may be stopped or overloaded; try again, or allow it longer \
+         (eneabuf --timeout, ConnectOptions::timeout)"
+    )]
+    Unresponsive {
+        /// Where the daemon is.
+        endpoint: String,
+        /// What it did not answer (the handshake, a call).
+        step: String,
+        /// How long the client waited.
+        timeout: std::time::Duration,
+    },
     /// A binder call failed for another reason.
     #[error("{call} failed: {status}")]
     Call {

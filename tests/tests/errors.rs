@@ -313,3 +313,37 @@ fn a_client_out_of_fds_names_its_open_file_limit() {
     // The daemon served the starved clients' attempts and is still there.
     assert!(eneabuf(&daemon, &["get"]).status.success());
 }
+
+/// A daemon that is there but does not answer (stopped here) is named as
+/// such, with the timeout waited and the way to allow longer, not as a
+/// missing daemon or a dead service.
+#[test]
+fn a_stopped_daemon_is_named_unresponsive_not_missing() {
+    use rustix::process::{kill_process, Pid, Signal};
+    let daemon = Daemon::start_with(DaemonOptions::socket());
+    let pid = Pid::from_raw(daemon.pid() as i32).unwrap();
+    kill_process(pid, Signal::STOP).unwrap();
+    let out = eneabuf(&daemon, &["--timeout", "500ms", "get"]);
+    kill_process(pid, Signal::CONT).unwrap();
+    let line = one_error_line(
+        &out,
+        &[
+            "did not answer",
+            "within 500ms",
+            "stopped or overloaded",
+            "--timeout",
+        ],
+    );
+    assert!(
+        !line.contains("no vendor.enea.buffer daemon") && !line.contains("is gone"),
+        "{line}"
+    );
+    // Resumed, the same daemon serves.
+    let get = eneabuf(&daemon, &["get"]);
+    assert_eq!(
+        text(&get.stdout).trim(),
+        "0xdeadcafe",
+        "{}",
+        text(&get.stderr)
+    );
+}

@@ -98,6 +98,12 @@ pub fn is_dead(status: &Status) -> bool {
     status.transaction_error() == binder::StatusCode::DEAD_OBJECT
 }
 
+/// Whether `status` says the call's reply did not come in time: kernel
+/// binder calls have no deadline, so never.
+pub fn is_timeout(_status: &Status) -> bool {
+    false
+}
+
 /// The transport's own failure in `status` (`None`: the call reached the
 /// service, which answered). libbinder_rs folds errnos into its status
 /// codes, so none is carried: the caller counts the fd table instead.

@@ -131,6 +131,12 @@ pub fn is_dead(status: &Status) -> bool {
     )
 }
 
+/// Whether `status` says the call's reply did not come in time (an RPC
+/// call's deadline; kernel binder calls have none).
+pub fn is_timeout(status: &Status) -> bool {
+    status.transaction_error() == StatusCode::TimedOut
+}
+
 /// The transport's own failure in `status` (`None`: the call reached the
 /// service, which answered), with the errno it carries, if any.
 pub fn transport_failure(status: &Status) -> Option<Option<Errno>> {
@@ -241,6 +247,11 @@ fn open_socket(options: &ConnectOptions) -> Result<Opened> {
                 path.display()
             )),
             StatusCode::NameNotFound => no_socket(),
+            StatusCode::TimedOut => Error::Unresponsive {
+                endpoint: endpoint.clone(),
+                step: "the connection's handshake".into(),
+                timeout: options.timeout,
+            },
             // A process out of fds cannot make the socket (EMFILE) or receive
             // the handshake's; the fd table says which (see `fd_limit`).
             s => fd_limit::explain(&format!("connecting to {endpoint}"), errno(s)).unwrap_or_else(

@@ -81,7 +81,8 @@ typedef enum enea_buffer_status {
      * is inside a call on the same handle (see enea_buffer_shared_read_at). */
     ENEA_BUFFER_ERR_BUSY = 18,
     /* The time ran out before the awaited change, or before a record held
-     * still long enough for a consistent copy. */
+     * still long enough for a consistent copy, or before a daemon that is
+     * there (stopped or overloaded) answered. */
     ENEA_BUFFER_ERR_TIMEOUT = 19,
     /* The kernel's random number generator is not seeded (early boot). */
     ENEA_BUFFER_ERR_RNG_NOT_SEEDED = 20,
