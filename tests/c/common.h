@@ -5,6 +5,7 @@
 #include <enea/buffer/enea_buffer_client.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* Prints "<what>: <STATUS NAME>: <message>" on stderr and exits 1. */
 static inline void die(const char *what, enea_buffer_status status) {
@@ -22,11 +23,16 @@ static inline void die(const char *what, enea_buffer_status status) {
             die(#call, check_status_);                \
     } while (0)
 
-/* Socket-transport options for the socket at `path`. */
-static inline enea_buffer_connect_options socket_options(const char *path) {
+/* Options for `target`: "binder" (kernel binder, through the service
+ * manager), else the path of the daemon's socket. */
+static inline enea_buffer_connect_options target_options(const char *target) {
     enea_buffer_connect_options options = {0};
-    options.transport = ENEA_BUFFER_TRANSPORT_SOCKET;
-    options.socket_path = path;
+    if (strcmp(target, "binder") == 0) {
+        options.transport = ENEA_BUFFER_TRANSPORT_BINDER;
+    } else {
+        options.transport = ENEA_BUFFER_TRANSPORT_SOCKET;
+        options.socket_path = target;
+    }
     options.timeout_ms = 5000;
     return options;
 }

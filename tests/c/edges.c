@@ -1,6 +1,6 @@
 /* Bad arguments through the C ABI: each is refused with its status, never
  * undefined behaviour. Prints "<case> <STATUS NAME>" per case, then the
- * last-error copy checks. Usage: edges SOCKET */
+ * last-error copy checks. Usage: edges binder|SOCKET */
 #include <string.h>
 
 #include "common.h"
@@ -9,10 +9,10 @@
 
 int main(int argc, char **argv) {
     if (argc != 2) {
-        fprintf(stderr, "usage: %s SOCKET\n", argv[0]);
+        fprintf(stderr, "usage: %s binder|SOCKET\n", argv[0]);
         return 2;
     }
-    enea_buffer_connect_options options = socket_options(argv[1]);
+    enea_buffer_connect_options options = target_options(argv[1]);
     enea_buffer_connection *connection = NULL;
     enea_buffer_shared *rw = NULL;
     enea_buffer_read_only *ro = NULL;
@@ -23,10 +23,10 @@ int main(int argc, char **argv) {
     CASE("connect_null_out", enea_buffer_connect(&options, NULL));
     options.transport = (enea_buffer_transport)7;
     CASE("connect_bad_transport", enea_buffer_connect(&options, &connection));
-    options = socket_options(argv[1]);
+    options = target_options(argv[1]);
     options.instance = "\xff\xfe";
     CASE("connect_bad_instance", enea_buffer_connect(&options, &connection));
-    options = socket_options(argv[1]);
+    options = target_options(argv[1]);
     CHECK(enea_buffer_connect(&options, &connection));
     CASE("size_null_handle", enea_buffer_connection_size(NULL, &size));
     CASE("size_null_out", enea_buffer_connection_size(connection, NULL));

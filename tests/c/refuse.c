@@ -15,7 +15,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "usage: %s SOCKET\n", argv[0]);
         return 2;
     }
-    enea_buffer_connect_options options = socket_options(argv[1]);
+    enea_buffer_connect_options options = target_options(argv[1]);
     enea_buffer_connection *connection = NULL;
     enea_buffer_status status = enea_buffer_connect(&options, &connection);
     report("connect", status);

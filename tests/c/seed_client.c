@@ -1,13 +1,13 @@
 /* The seed's EneaBufferClient in C: print word 0, increment it, print it
- * again. Usage: seed_client SOCKET */
+ * again. Usage: seed_client binder|SOCKET */
 #include "common.h"
 
 int main(int argc, char **argv) {
     if (argc != 2) {
-        fprintf(stderr, "usage: %s SOCKET\n", argv[0]);
+        fprintf(stderr, "usage: %s binder|SOCKET\n", argv[0]);
         return 2;
     }
-    enea_buffer_connect_options options = socket_options(argv[1]);
+    enea_buffer_connect_options options = target_options(argv[1]);
     enea_buffer_connection *connection = NULL;
     CHECK(enea_buffer_connect(&options, &connection));
     enea_buffer_shared *buffer = NULL;

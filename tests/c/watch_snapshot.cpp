@@ -1,7 +1,7 @@
 // Watches word 0 through the C++ API and, on each change, snapshots the
 // record at OFFSET through a read-write and a read-only mapping. Prints
 // "ready <word>", then one line per change. Usage:
-//   watch_snapshot SOCKET OFFSET LEN COUNT
+//   watch_snapshot binder|SOCKET OFFSET LEN COUNT
 #include <enea/buffer/enea_buffer_client.hpp>
 
 #include <chrono>
@@ -31,12 +31,17 @@ static std::string hex(const std::vector<unsigned char> &bytes) {
 
 int main(int argc, char **argv) {
     if (argc != 5) {
-        std::fprintf(stderr, "usage: %s SOCKET OFFSET LEN COUNT\n", argv[0]);
+        std::fprintf(stderr, "usage: %s binder|SOCKET OFFSET LEN COUNT\n", argv[0]);
         return 2;
     }
+    // "binder": kernel binder; anything else: the daemon's socket.
     ConnectOptions options;
-    options.transport = ENEA_BUFFER_TRANSPORT_SOCKET;
-    options.socket_path = argv[1];
+    if (std::string(argv[1]) == "binder") {
+        options.transport = ENEA_BUFFER_TRANSPORT_BINDER;
+    } else {
+        options.transport = ENEA_BUFFER_TRANSPORT_SOCKET;
+        options.socket_path = argv[1];
+    }
     const std::size_t offset = std::strtoul(argv[2], nullptr, 10);
     const std::size_t len = std::strtoul(argv[3], nullptr, 10);
     const unsigned long count = std::strtoul(argv[4], nullptr, 10);

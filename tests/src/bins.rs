@@ -31,19 +31,32 @@ pub fn path(name: &str) -> PathBuf {
     p
 }
 
+/// `target/<profile>` of this test executable (which lives in its `deps/`).
+pub fn profile_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("current_exe");
+    exe.parent()
+        .and_then(|deps| deps.parent())
+        .expect("test executable outside target/<profile>/deps")
+        .to_path_buf()
+}
+
+/// `cargo build --quiet` in this test executable's profile (release or not).
+pub fn cargo_build() -> Command {
+    let mut cargo = Command::new(env!("CARGO"));
+    cargo.args(["build", "--quiet"]);
+    if profile_dir().file_name().is_some_and(|n| n == "release") {
+        cargo.arg("--release");
+    }
+    cargo.current_dir(env!("CARGO_MANIFEST_DIR"));
+    cargo
+}
+
 /// `target/<profile>`, with the workspace binaries built once per process.
 fn target_dir() -> &'static PathBuf {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        // Test executables live in target/<profile>/deps/.
-        let exe = std::env::current_exe().expect("current_exe");
-        let dir = exe
-            .parent()
-            .and_then(|deps| deps.parent())
-            .expect("test executable outside target/<profile>/deps")
-            .to_path_buf();
-        let mut cargo = Command::new(env!("CARGO"));
-        cargo.args(["build", "--quiet", "--bins"]);
+        let mut cargo = cargo_build();
+        cargo.arg("--bins");
         cargo.args([
             "-p",
             "enea-buffer-service",
@@ -52,17 +65,13 @@ fn target_dir() -> &'static PathBuf {
             "-p",
             "enea-buffer-tests",
         ]);
-        if dir.file_name().is_some_and(|n| n == "release") {
-            cargo.arg("--release");
-        }
         let status = cargo
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
             .status()
             .expect("running cargo build for the workspace binaries");
         assert!(
             status.success(),
             "cargo build of the workspace binaries failed"
         );
-        dir
+        profile_dir()
     })
 }

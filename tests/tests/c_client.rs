@@ -1,9 +1,11 @@
 //! C and C++ clients through the C ABI (client-ffi), against the real
-//! daemon over the Unix-socket transport: programs under tests/c/ and the
-//! C++ example are compiled with the system's `cc`/`c++` (or $CC/$CXX)
-//! against the headers and the static library, then run as separate
-//! processes. `ENEA_C_TEST_WRAPPER` (e.g. `valgrind --error-exitcode=99`)
-//! runs every program under a checker.
+//! daemon over the transport the run is about (`ENEA_TEST_TRANSPORT`: the
+//! Unix socket on the host, kernel binder in the VM): programs under tests/c/
+//! and the C++ example, run as separate processes. They are compiled with
+//! the system's `cc`/`c++` (or $CC/$CXX) against the headers and the static
+//! library, or taken prebuilt from `ENEA_C_PROGRAM_DIR` (the VM, which has
+//! no compiler: tests/vm/run.sh builds them). `ENEA_C_TEST_WRAPPER` (e.g.
+//! `valgrind --error-exitcode=99`) runs every program under a checker.
 
 use std::collections::HashMap;
 use std::os::unix::process::ExitStatusExt;
@@ -13,41 +15,48 @@ use std::sync::{Mutex, OnceLock};
 
 use enea_buffer_tests::daemon::fresh_dir;
 use enea_buffer_tests::probe::run_bounded;
-use enea_buffer_tests::{bins, record, Daemon, DaemonOptions, Interactive, DEADCAFE, WAIT};
+use enea_buffer_tests::{bins, record, Daemon, Interactive, Mode, DEADCAFE, WAIT};
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-/// `target/<profile>`, with the C ABI's static library built in it.
+/// `target/<profile>/libenea_buffer_client_ffi.a`, built once per process.
 fn ffi_lib() -> &'static PathBuf {
     static LIB: OnceLock<PathBuf> = OnceLock::new();
     LIB.get_or_init(|| {
-        let exe = std::env::current_exe().expect("current_exe");
-        let dir = exe
-            .parent()
-            .and_then(|deps| deps.parent())
-            .expect("test executable outside target/<profile>/deps")
-            .to_path_buf();
-        let mut cargo = Command::new(env!("CARGO"));
-        cargo.args(["build", "--quiet", "-p", "enea-buffer-client-ffi"]);
-        if dir.file_name().is_some_and(|n| n == "release") {
-            cargo.arg("--release");
-        }
-        let status = cargo.status().expect("running cargo build");
+        let status = bins::cargo_build()
+            .args(["-p", "enea-buffer-client-ffi"])
+            .status()
+            .expect("running cargo build");
         assert!(
             status.success(),
             "cargo build -p enea-buffer-client-ffi failed"
         );
-        let lib = dir.join("libenea_buffer_client_ffi.a");
+        let lib = bins::profile_dir().join("libenea_buffer_client_ffi.a");
         assert!(lib.is_file(), "{} was not built", lib.display());
         lib
     })
 }
 
-/// Compiles `source` (C11, or C++17 for `.cpp`) with warnings as errors
-/// and links the C ABI; returns the executable, built once per process.
+/// The executable of `source` (C11, or C++17 for `.cpp`): from
+/// `ENEA_C_PROGRAM_DIR` when set, else compiled once per process.
 fn program(source: &str) -> PathBuf {
+    let stem = Path::new(source).file_stem().unwrap();
+    if let Some(dir) = std::env::var_os("ENEA_C_PROGRAM_DIR").filter(|d| !d.is_empty()) {
+        let exe = Path::new(&dir).join(stem);
+        assert!(
+            exe.is_file(),
+            "no program {stem:?} in ENEA_C_PROGRAM_DIR={dir:?} (build {source} into it, or \
+             unset it to compile here)"
+        );
+        return exe;
+    }
+    compiled(source)
+}
+
+/// Compiles `source` with warnings as errors and links the C ABI.
+fn compiled(source: &str) -> PathBuf {
     static BUILT: OnceLock<Mutex<HashMap<String, PathBuf>>> = OnceLock::new();
     let mut built = BUILT
         .get_or_init(Default::default)
@@ -128,20 +137,20 @@ fn run(source: &str, args: &[&str]) -> String {
     String::from_utf8(out.stdout).expect("UTF-8 output")
 }
 
-fn socket_daemon() -> Daemon {
-    Daemon::start_with(DaemonOptions::socket())
-}
-
-fn socket_arg(daemon: &Daemon) -> String {
-    daemon.socket.display().to_string()
+/// What the test programs take to reach `daemon`: "binder", or its socket.
+fn target(daemon: &Daemon) -> String {
+    match daemon.mode {
+        Mode::Binder => "binder".to_owned(),
+        Mode::Socket => daemon.socket.display().to_string(),
+    }
 }
 
 /// The seed's client in C: word 0, increment, word 0 again; the daemon
-/// (logging every 100 ms) then reports the incremented value.
+/// then logs the incremented value.
 #[test]
 fn the_seed_client_in_c_increments_word_0_and_the_daemon_logs_it() {
-    let daemon = socket_daemon();
-    let out = run("tests/c/seed_client.c", &[&socket_arg(&daemon)]);
+    let daemon = Daemon::start();
+    let out = run("tests/c/seed_client.c", &[&target(&daemon)]);
     assert_eq!(
         out,
         format!("before={DEADCAFE:#010x}\nafter={:#010x}\n", DEADCAFE + 1)
@@ -157,11 +166,15 @@ fn the_seed_client_in_c_increments_word_0_and_the_daemon_logs_it() {
 /// The C++ example (client-ffi/examples) builds and does the seed's client.
 #[test]
 fn the_cpp_example_increments_word_0() {
-    let daemon = socket_daemon();
-    let out = run(
-        "client-ffi/examples/EneaBufferClient.cpp",
-        &[&socket_arg(&daemon)],
-    );
+    let daemon = Daemon::start();
+    // Without an argument the example takes kernel binder (the service is
+    // registered there in binder mode); with one, that socket.
+    let socket = target(&daemon);
+    let args: &[&str] = match daemon.mode {
+        Mode::Binder => &[],
+        Mode::Socket => &[&socket],
+    };
+    let out = run("client-ffi/examples/EneaBufferClient.cpp", args);
     assert_eq!(out, "EneaBufferClient Data=0xdeadcafe -> 0xdeadcaff\n");
     let line = daemon.wait_log(|l| l.contains("Data=0xdeadcaff"), WAIT);
     assert!(line.is_some(), "{}", daemon.log_text());
@@ -173,12 +186,12 @@ fn the_cpp_example_increments_word_0() {
 #[test]
 fn a_cpp_watcher_sees_each_publish_of_a_rust_writer_whole() {
     const COUNT: u32 = 5;
-    let daemon = socket_daemon();
+    let daemon = Daemon::start();
     let conn = enea_buffer_client::Connection::connect(&daemon.connect_options()).unwrap();
     let writer = conn.map().unwrap();
     let mut cmd = command(&program("tests/c/watch_snapshot.cpp"));
     cmd.args([
-        socket_arg(&daemon),
+        target(&daemon),
         record::OFFSET.to_string(),
         record::LEN.to_string(),
         COUNT.to_string(),
@@ -213,8 +226,8 @@ fn a_cpp_watcher_sees_each_publish_of_a_rust_writer_whole() {
 /// is refused with its own status (the program would crash otherwise).
 #[test]
 fn bad_arguments_are_refused_with_their_status() {
-    let daemon = socket_daemon();
-    let out = run("tests/c/edges.c", &[&socket_arg(&daemon)]);
+    let daemon = Daemon::start();
+    let out = run("tests/c/edges.c", &[&target(&daemon)]);
     let expected = [
         ("connect_null_out", "INVALID_ARGUMENT"),
         ("connect_bad_transport", "INVALID_ARGUMENT"),
@@ -268,9 +281,41 @@ fn bad_arguments_are_refused_with_their_status() {
     assert_eq!(lines.next(), None);
 }
 
+/// The death callback through the C ABI: after the daemon is SIGKILLed the
+/// callback runs exactly once (a closed watch's not at all), calls to the
+/// service then fail with SERVICE_GONE, and the mapping made before keeps
+/// its value.
+#[test]
+fn the_death_callback_runs_once_and_later_calls_fail_with_service_gone() {
+    let daemon = Daemon::start();
+    let mut cmd = command(&program("tests/c/death.c"));
+    cmd.arg(target(&daemon));
+    let mut watcher = Interactive::spawn(cmd);
+    assert_eq!(
+        watcher.reply(),
+        format!("ready value={DEADCAFE:#010x} alive=1 calls=0")
+    );
+    let kill = rustix::process::Signal::KILL;
+    let status = daemon.stop_with(kill);
+    assert_eq!(status.signal(), Some(kill.as_raw()), "daemon: {status}");
+    for expected in [
+        "died calls=1".to_owned(),
+        "map ENEA_BUFFER_ERR_SERVICE_GONE".to_owned(),
+        "map_read_only ENEA_BUFFER_ERR_SERVICE_GONE".to_owned(),
+        "alive 0".to_owned(),
+        format!("old value={DEADCAFE:#010x}"),
+        "closed calls=1 cancelled_calls=0".to_owned(),
+    ] {
+        assert_eq!(watcher.reply(), expected);
+    }
+    let status = watcher.finish();
+    assert_eq!(status.code(), Some(0), "death: {status}");
+}
+
 /// What the hostile-server tests show for `eneabuf`, through the C ABI:
 /// every region the Rust client refuses is refused here, with the status
 /// of its class and the library's message, and the program exits normally.
+/// The hostile server is a socket server in every mode.
 #[test]
 fn a_hostile_servers_regions_are_refused_through_the_c_abi() {
     let not_sealed = |what: &str| {

@@ -8,6 +8,7 @@
 #   target/vm/kernel/   vmlinuz + binder_linux.ko (+ deps) from the .deb
 #   target/vm/cargo/    CARGO_TARGET_DIR of the static builds (never target/)
 #   target/vm/tools/    rsbinder-tools (rsb_hub, rsb_service), cargo install root
+#   target/vm/c-programs/  the C/C++ test programs, static (rebuilt every run)
 #   target/vm/rootfs/   initramfs staging (rebuilt every run)
 #   target/vm/console.log  serial console of the last run
 # Env knobs: see tests/vm/README.md.
@@ -100,6 +101,8 @@ ensure_packages() {
     command -v m4 >/dev/null || need+=(m4)
     command -v checkpolicy >/dev/null || need+=(checkpolicy)
     command -v patch >/dev/null || need+=(patch) # applies rsb_hub's SELinux check
+    # The C/C++ test programs are built here: the VM has no compiler.
+    command -v "${CC:-cc}" >/dev/null && command -v "${CXX:-c++}" >/dev/null || need+=(g++)
     if [[ ${#need[@]} -gt 0 ]]; then
         log "installing ${need[*]}"
         # dpkg is chatty even with -qq; keep its output for when it fails.
@@ -197,6 +200,36 @@ build_tests() {
     }
     mapfile -t TEST_BINS < <(jq -r 'select(.reason == "compiler-artifact" and .profile.test and .executable != null) | .executable' <<<"$json")
     [[ ${#TEST_BINS[@]} -gt 0 ]] || problem "enea-buffer-tests produced no test executables"
+}
+
+# The C and C++ test programs (tests/c/, client-ffi/examples/), compiled as
+# tests/tests/c_client.rs compiles them, but linked statically (the VM has
+# no libc) against the C ABI's static library from the static build above.
+# In the VM c_client.rs takes them from ENEA_C_PROGRAM_DIR, by file stem.
+C_PROGRAMS=$OUT/c-programs
+build_c_programs() {
+    log "building the C/C++ test programs (static)"
+    rm -rf "$C_PROGRAMS"
+    mkdir -p "$C_PROGRAMS"
+    static_cargo build -p enea-buffer-client-ffi --lib || {
+        problem "cargo build -p enea-buffer-client-ffi failed (no C/C++ test programs)"
+        return
+    }
+    local lib=$BIN_OUT/libenea_buffer_client_ffi.a src compiler std
+    for src in "$REPO"/tests/c/*.c "$REPO"/tests/c/*.cpp "$REPO"/client-ffi/examples/*.cpp; do
+        case $src in
+        *.cpp) compiler=${CXX:-c++} std=-std=c++17 ;;
+        *) compiler=${CC:-cc} std=-std=c11 ;;
+        esac
+        # The linker's output is kept back unless it fails: static glibc
+        # warns about std's getaddrinfo/getpwuid_r, which no program calls.
+        "$compiler" "$std" -O2 -Wall -Wextra -Werror -static -Wl,--gc-sections \
+            -I "$REPO/client-ffi/include" "$src" -o "$C_PROGRAMS/$(basename "${src%.*}")" \
+            "$lib" -lpthread -ldl -lm >"$C_PROGRAMS.log" 2>&1 || {
+            cat "$C_PROGRAMS.log" >&2
+            problem "$compiler ${src#"$REPO"/} failed (see above)"
+        }
+    done
 }
 
 # rsb_hub (service manager) and rsb_service (client CLI) from crates.io, with
@@ -343,7 +376,7 @@ assemble_initramfs() {
     log "assembling initramfs"
     rm -rf "$ROOTFS"
     mkdir -p "$ROOTFS"/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,tmp,root,etc/enea-vm,lib/modules} \
-        "$ROOTFS"/{system/bin,vendor/bin/hw,vendor/etc/init,data/local/tmp,data/nativetest/enea-buffer-tests}
+        "$ROOTFS"/{system/bin,vendor/bin/hw,vendor/etc/init,data/local/tmp,data/nativetest/enea-buffer-tests,data/nativetest/enea-buffer-c}
     chmod 1777 "$ROOTFS/tmp" "$ROOTFS/data/local/tmp"
 
     # busybox and one symlink per applet (sh, mount, insmod, su, timeout...).
@@ -398,6 +431,13 @@ assemble_initramfs() {
         # deps/<name>-<16 hex> -> <name>
         name=$(basename "$bin" | sed 's/-[0-9a-f]\{16\}$//')
         install_static "$bin" "/data/nativetest/enea-buffer-tests/$name"
+    done
+
+    # Labelled as eneabuf: run by the runner, they are full clients.
+    for bin in "$C_PROGRAMS"/*; do
+        if [[ -f $bin ]]; then
+            install_static "$bin" "/data/nativetest/enea-buffer-c/${bin##*/}"
+        fi
     done
 
     install_selinux
@@ -510,6 +550,7 @@ main() {
     timed policy build_policy
     timed workspace build_workspace
     timed tests build_tests
+    timed c_programs build_c_programs
     timed initramfs assemble_initramfs
     timed vm boot
     verdict
