@@ -5,6 +5,7 @@
 //! body is aligned vector accesses where the CPU has them ([`wide`]: SSE2
 //! or AVX2 on x86_64, NEON on aarch64), else a loop of aligned words.
 
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 mod wide;
 
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
@@ -225,6 +226,10 @@ unsafe fn copy_volatile(region: *mut u8, private: *mut u8, len: usize, direction
 ///
 /// # Safety
 /// As [`copy_volatile`], and `region` is word-aligned.
+#[cfg_attr(
+    not(any(target_arch = "x86_64", target_arch = "aarch64")),
+    allow(unused_variables)
+)]
 unsafe fn body(region: *mut u8, private: *mut u8, len: usize, direction: Direction) -> usize {
     let path = match FORCED.load(Ordering::Relaxed) {
         0 => Path::widest(),
