@@ -396,31 +396,6 @@ mod tests {
         force(None).unwrap();
     }
 
-    /// Copies whose private side sits a little ahead of the region side
-    /// modulo 4 KiB run their blocks backward (see `wide`), the others
-    /// forward: both copy exactly, on every path.
-    #[test]
-    fn blocks_copy_exactly_backward_and_forward() {
-        let map = rw(8192);
-        let mut private = vec![0u8; 3 * 4096];
-        for path in Path::ALL.into_iter().filter(|p| p.available()) {
-            force(Some(path)).unwrap();
-            for ahead in [0, 16, 40, 2047, 2048, 3000] {
-                let region = map.base_addr() + 96;
-                let at = (region + ahead).wrapping_sub(private.as_ptr() as usize) % 4096;
-                let data: Vec<u8> = (0..3000).map(|i| (i * 31 + ahead) as u8).collect();
-                let buf = &mut private[at..at + data.len()];
-                buf.copy_from_slice(&data);
-                write(&map, 96, buf).unwrap();
-                buf.fill(0);
-                // SAFETY: nothing writes the mapping meanwhile.
-                unsafe { read_into(&map, 96, buf) }.unwrap();
-                assert_eq!(buf, &data[..], "{path:?}, private side {ahead} ahead");
-            }
-        }
-        force(None).unwrap();
-    }
-
     #[test]
     fn ranges_outside_the_region_are_refused_with_their_bounds() {
         let map = rw(100);

@@ -56,22 +56,17 @@ unsafe fn lanes<L: Lane>(
         return done;
     }
     let step = 4 * L::SIZE;
-    let blocks = (len - done) / step;
-    let backward = aliases_forward(region, private, direction);
-    // SAFETY: every access is in range on both sides (`blocks` whole
-    // blocks fit past `done`, and the loop conditions); `r` is SIZE-aligned
-    // (it was above and every offset adds multiples of SIZE), as
-    // read_volatile and write_volatile need; volatile keeps each region
-    // access one aligned vector instruction, never merged, split or
-    // repeated by the compiler; the private side is the caller's own,
-    // possibly unaligned, memory. The order of the blocks does not matter
-    // to a peer: each access stands alone.
+    // SAFETY: `done + n * SIZE <= len` bytes are in range on both sides
+    // (the loop conditions); `r` is SIZE-aligned (it was above and each
+    // step adds multiples of SIZE), as read_volatile and write_volatile
+    // need; volatile keeps each region access one aligned vector
+    // instruction, never merged, split or repeated by the compiler; the
+    // private side is the caller's own, possibly unaligned, memory.
     unsafe {
         match direction {
             Direction::FromRegion => {
-                for i in 0..blocks {
-                    let at = done + step * if backward { blocks - 1 - i } else { i };
-                    let (r, p) = (region.add(at).cast::<L>(), private.add(at).cast::<L>());
+                while len - done >= step {
+                    let (r, p) = (region.add(done).cast::<L>(), private.add(done).cast::<L>());
                     let (a, b, c, d) = (
                         r.read_volatile(),
                         r.add(1).read_volatile(),
@@ -82,8 +77,8 @@ unsafe fn lanes<L: Lane>(
                     p.add(1).write_unaligned(b);
                     p.add(2).write_unaligned(c);
                     p.add(3).write_unaligned(d);
+                    done += step;
                 }
-                done += blocks * step;
                 while len - done >= L::SIZE {
                     let (r, p) = (region.add(done).cast::<L>(), private.add(done).cast::<L>());
                     p.write_unaligned(r.read_volatile());
@@ -91,9 +86,8 @@ unsafe fn lanes<L: Lane>(
                 }
             }
             Direction::IntoRegion => {
-                for i in 0..blocks {
-                    let at = done + step * if backward { blocks - 1 - i } else { i };
-                    let (r, p) = (region.add(at).cast::<L>(), private.add(at).cast::<L>());
+                while len - done >= step {
+                    let (r, p) = (region.add(done).cast::<L>(), private.add(done).cast::<L>());
                     let (a, b, c, d) = (
                         p.read_unaligned(),
                         p.add(1).read_unaligned(),
@@ -104,8 +98,8 @@ unsafe fn lanes<L: Lane>(
                     r.add(1).write_volatile(b);
                     r.add(2).write_volatile(c);
                     r.add(3).write_volatile(d);
+                    done += step;
                 }
-                done += blocks * step;
                 while len - done >= L::SIZE {
                     let (r, p) = (region.add(done).cast::<L>(), private.add(done).cast::<L>());
                     r.write_volatile(p.read_unaligned());
@@ -115,21 +109,6 @@ unsafe fn lanes<L: Lane>(
         }
     }
     done
-}
-
-/// Whether a forward copy would load from addresses that share their low
-/// 12 bits with stores it made shortly before (the store side a little
-/// ahead of the load side, modulo 4 KiB): the CPU then holds each load
-/// back behind the store it seems to depend on (4K aliasing), which halves
-/// the speed of cache-resident copies. Backward, those stores lie 4 KiB
-/// minus that distance away.
-fn aliases_forward(region: *mut u8, private: *mut u8, direction: Direction) -> bool {
-    let (load, store) = match direction {
-        Direction::FromRegion => (region as usize, private as usize),
-        Direction::IntoRegion => (private as usize, region as usize),
-    };
-    let ahead = store.wrapping_sub(load) % 4096;
-    ahead != 0 && ahead < 2048
 }
 
 #[cfg(target_arch = "x86_64")]
