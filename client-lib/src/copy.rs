@@ -122,14 +122,18 @@ impl Path {
     }
 
     /// The widest path this CPU can take: what copies use unless forced.
+    /// Found once (feature detection is not free), then read from a static.
     pub(crate) fn widest() -> Path {
-        let mut widest = Path::Word;
-        for path in Path::ALL {
-            if path.available() {
-                widest = path;
+        static WIDEST: AtomicU8 = AtomicU8::new(0);
+        match WIDEST.load(Ordering::Relaxed) {
+            0 => {
+                let widest = Path::ALL.into_iter().rev().find(|p| p.available());
+                let widest = widest.unwrap_or(Path::Word);
+                WIDEST.store(widest as u8, Ordering::Relaxed);
+                widest
             }
+            n => Path::ALL[usize::from(n) - 1],
         }
-        widest
     }
 }
 

@@ -140,16 +140,18 @@ impl<'a> Record<'a> {
     /// while it was copied. Waits (up to `timeout`) while a live writer
     /// holds the record; fails at once when its writer died mid-publish.
     /// Every retry checks the deadline, so this returns within `timeout`
-    /// plus one copy whatever peers write into the record.
-    /// `wait` blocks until the sequence changes or the given time passes.
+    /// plus two copies whatever peers write into the record (the clock
+    /// starts at the first attempt that fails, so one that succeeds reads
+    /// no clock). `wait` blocks until the sequence changes or the given
+    /// time passes.
     pub(crate) fn snapshot(
         &self,
         out: &mut [u8],
         timeout: Duration,
         mut wait: impl FnMut(&AtomicU32, u32, Duration),
     ) -> Result<u32> {
-        let start = Instant::now();
-        let mut holder = Holder::new();
+        let mut start = None;
+        let mut holder = None;
         let mut copies = 0u32;
         loop {
             // Ordering (see `Record::publish` for the writer's half):
@@ -166,8 +168,9 @@ impl<'a> Record<'a> {
                         pid,
                     });
                 }
+                let waited = start.get_or_insert_with(Instant::now).elapsed();
+                let holder = holder.get_or_insert_with(Holder::new);
                 holder.saw(pid, s1);
-                let waited = start.elapsed();
                 if waited >= timeout {
                     return Err(holder.verdict(self.offset, pid, waited, self.wedged_after));
                 }
@@ -197,7 +200,7 @@ impl<'a> Record<'a> {
             }
             // Publishes faster than a copy, or a peer changing the sequence
             // outside the protocol: either way, not past the deadline.
-            let waited = start.elapsed();
+            let waited = start.get_or_insert_with(Instant::now).elapsed();
             if waited >= timeout {
                 return Err(Error::Unsettled {
                     offset: self.offset,
