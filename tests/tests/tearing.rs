@@ -1,7 +1,8 @@
 //! Copies never tear a word: a writer process stores patterns into aligned
 //! 8-byte words while this process copies them out with `read_at`, on every
-//! copy path this CPU has (each forced in turn), at every alignment of both
-//! sides and every length up to 1 KiB.
+//! copy path this CPU has (each forced in turn), at every alignment of the
+//! region side, every alignment of the destination relative to it, and
+//! every length up to 1 KiB.
 
 use std::process::Command;
 
@@ -35,14 +36,18 @@ struct Seen {
 }
 
 /// Copies every (region skew, destination skew, length) once and checks
-/// every whole aligned 8-byte word of each copy.
+/// every whole aligned 8-byte word of each copy. The destination skew is
+/// relative to the region side's 32-byte alignment (0: both sides alike,
+/// where the AVX2 path copies out in 32-byte accesses, else 16-byte ones).
 fn sweep(buffer: &mut enea_buffer_client::SharedBuffer) -> Seen {
     let mut seen = Seen::default();
-    let mut out = vec![0u8; MAX_LEN + SKEW];
+    let mut out = vec![0u8; MAX_LEN + 2 * 32];
     for skew in (0..ROUNDS).flat_map(|_| 0..SKEW) {
-        for dst in 0..SKEW {
+        let at = AREA + skew;
+        // Where `out` is on the region side's alignment modulo 32.
+        let even = at.wrapping_sub(out.as_ptr() as usize) % 32;
+        for dst in (0..SKEW).map(|d| even + d) {
             for len in 0..=MAX_LEN {
-                let at = AREA + skew;
                 let out = &mut out[dst..dst + len];
                 buffer.read_at(at, out).expect("read_at");
                 seen.copies += 1;
