@@ -1,5 +1,6 @@
 //! The bulk of a copy in vector accesses: SSE2 (16 bytes, every x86_64),
-//! AVX2 (32 bytes, when the CPU has it), NEON (16 bytes, every aarch64).
+//! AVX2 (32 bytes, or 16 out into a buffer off the region's 32-byte
+//! alignment; when the CPU has it), NEON (16 bytes, every aarch64).
 //! Every access on the region side is one aligned vector load or store,
 //! made volatile so that the compiler emits exactly that instruction.
 //!
