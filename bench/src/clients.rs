@@ -24,6 +24,9 @@ pub const BINDER_CHUNK: usize = 1 << 20;
 /// Runs the role `job` names.
 pub fn run(job: &Job) -> Res<()> {
     let min_round = Duration::from_micros(job.min_round_us);
+    if let Some(path) = &job.copy_path {
+        enea_buffer_client::fuzzing::force_copy_path(Some(path))?;
+    }
     match job.role.as_str() {
         "bulk" => emit(&bulk(job, min_round)?),
         "first-touch" => emit(&first_touch(job, min_round)?),
@@ -100,36 +103,39 @@ fn bulk(job: &Job, min_round: Duration) -> Res<Vec<BulkPoint>> {
         ));
     }
     let (src, mut dst) = (private_buffer(max, 1), private_buffer(max, 2));
+    let mut back = vec![0u8; max];
     let mut points = Vec::new();
     for &size in &job.sizes {
         let mut memcpy = || black_box(&mut dst[..size]).copy_from_slice(black_box(&src[..size]));
-        let mut product = || {
+        let write = |shm: &mut SharedBuffer| {
             shm.write_at(BULK_OFFSET, black_box(&src[..size]))
                 .expect("write_at")
         };
         let iters = calibrate(min_round, &mut memcpy);
-        calibrate(min_round, &mut product);
-        let (mut base, mut ours) = (Vec::new(), Vec::new());
+        calibrate(min_round, || write(&mut shm));
+        let (mut base, mut ours, mut reads) = (Vec::new(), Vec::new(), Vec::new());
         for round in 0..job.rounds {
             // Alternate which goes first, so neither always inherits the other's cache state.
             if round % 2 == 0 {
                 base.push(per_call(iters, &mut memcpy));
             }
-            ours.push(per_call(iters, &mut product));
+            ours.push(per_call(iters, || write(&mut shm)));
+            reads.push(per_call(iters, || {
+                shm.read_at(BULK_OFFSET, black_box(&mut back[..size]))
+                    .expect("read_at")
+            }));
             if round % 2 == 1 {
                 base.push(per_call(iters, &mut memcpy));
             }
         }
-        let mut check = vec![0u8; size];
-        shm.read_at(BULK_OFFSET, &mut check)
-            .map_err(|e| e.to_string())?;
-        if check[..] != src[..size] {
+        if back[..size] != src[..size] {
             return Err(format!("region does not hold the {size} bytes written"));
         }
         points.push(BulkPoint {
             size,
             memcpy_s: median(&base),
             shm_s: median(&ours),
+            read_s: median(&reads),
         });
     }
     Ok(points)
@@ -293,7 +299,7 @@ fn records(job: &Job, min_round: Duration) -> Res<Vec<Line>> {
         });
         let (snapshot, read_at) = (gbps(size, snapshot_s), gbps(size, read_at_s));
         lines.push(Line::new(
-            "P7",
+            if size >= 256 { "P7" } else { "P7-small" },
             format!("{size} B"),
             snapshot,
             Some(read_at),

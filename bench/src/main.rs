@@ -37,6 +37,16 @@ struct Cli {
     #[arg(long)]
     quick: bool,
 
+    /// Measure only these rows (comma-separated keys, e.g. `P1,P7`); the
+    /// report judges the rows measured.
+    #[arg(long, value_name = "ROWS", value_delimiter = ',')]
+    only: Vec<String>,
+
+    /// Make the client processes copy on this path of the client library
+    /// (`word`, `sse2`, `avx2`, `neon`) instead of the widest the CPU has.
+    #[arg(long, value_name = "PATH")]
+    copy_path: Option<String>,
+
     /// Where to write table.md, results.json and throughput.svg.
     #[arg(long, value_name = "DIR", default_value = "target/bench")]
     out: PathBuf,
@@ -49,7 +59,8 @@ struct Cli {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.job {
-        None => suite::run(cli.quick, &cli.out).and_then(|r| report::write(&r, &cli.out)),
+        None => suite::run(cli.quick, cli.only, cli.copy_path, &cli.out)
+            .and_then(|r| report::write(&r, &cli.out)),
         Some(json) => serde_json::from_str(&json)
             .map_err(|e| format!("bad --job {json}: {e}"))
             .and_then(|job| clients::run(&job)),

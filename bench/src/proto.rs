@@ -34,6 +34,8 @@ pub struct Job {
     pub count: u64,
     /// Poll every this many ms instead of waiting on the futex (P6).
     pub poll_ms: Option<u64>,
+    /// The client library's copy path to force (`--copy-path`).
+    pub copy_path: Option<String>,
 }
 
 /// One measured value of a row of targets.toml: the product's number
@@ -81,6 +83,8 @@ pub struct BulkPoint {
     pub memcpy_s: f64,
     /// `SharedBuffer::write_at` into the mapped region, steady state.
     pub shm_s: f64,
+    /// `SharedBuffer::read_at` out of it, steady state.
+    pub read_s: f64,
 }
 
 /// P1b at one region size: medians over fresh mappings.

@@ -34,6 +34,10 @@ pub struct Plan {
     /// Changes timed per wake-up path (P6), and with 100 ms polling.
     pub wake_rounds: usize,
     pub poll_rounds: usize,
+    /// The rows to measure (`--only`); all when empty.
+    pub only: Vec<String>,
+    /// The copy path forced in the clients (`--copy-path`).
+    pub copy_path: Option<String>,
 }
 
 const KIB: usize = 1 << 10;
@@ -52,6 +56,8 @@ impl Plan {
             ready_starts: 15,
             wake_rounds: 201,
             poll_rounds: 11,
+            only: Vec::new(),
+            copy_path: None,
         }
     }
 
@@ -68,6 +74,11 @@ impl Plan {
             poll_rounds: 3,
             ..Self::full()
         }
+    }
+
+    /// Whether the run measures row `key` (`P1`, `P1b`, …).
+    fn wants(&self, key: &str) -> bool {
+        self.only.is_empty() || self.only.iter().any(|k| k == key)
     }
 }
 
@@ -105,12 +116,21 @@ const RECORD_OFFSET: usize = 128;
 const RECORD_SIZES: &[usize] = &[64, 256, 1024, 4096];
 
 /// Runs the suite (output goes to `out`, created here).
-pub fn run(quick: bool, out: &Path) -> Result<Results, String> {
+pub fn run(
+    quick: bool,
+    only: Vec<String>,
+    copy_path: Option<String>,
+    out: &Path,
+) -> Result<Results, String> {
     let daemon_bin = daemon_binary()?;
     std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
     let started = Instant::now();
     let load_start = loadavg();
-    let plan = if quick { Plan::quick() } else { Plan::full() };
+    let plan = Plan {
+        only,
+        copy_path,
+        ..if quick { Plan::quick() } else { Plan::full() }
+    };
     let mut results = measure_all(&plan, &fresh_dir())?;
     results.quick = quick;
     results.machine = machine(&daemon_bin, started.elapsed(), &load_start);
@@ -163,6 +183,7 @@ fn job(role: &str, socket: &Path, plan: &Plan) -> Job {
         sizes: plan.sizes.clone(),
         rounds: plan.rounds,
         min_round_us: plan.min_round_us,
+        copy_path: plan.copy_path.clone(),
         ..Job::default()
     }
 }
@@ -185,48 +206,75 @@ fn measure_all(plan: &Plan, work: &Path) -> Result<Results, String> {
         ..Results::default()
     };
 
-    step("P1 bulk copy into the region vs memcpy");
-    r.bulk = proto::run(&job("bulk", socket, plan), &[])?;
-
-    step("P1b first touch, with and without pre-faulting");
-    for &size in &plan.sizes {
-        let d = start_daemon(&["--size".into(), size.to_string()]);
-        r.first_touch
-            .push(proto::run(&job("first-touch", &d.socket, plan), &[])?);
+    if plan.wants("P1") || plan.wants("P2") {
+        step("P1 bulk copy into and out of the region vs memcpy");
+        r.bulk = proto::run(&job("bulk", socket, plan), &[])?;
     }
 
-    step("P2 the same bytes through binder calls, glibc malloc as shipped and tuned");
-    for (name, env) in [("p2.sock", &[][..]), ("p2-tuned.sock", TUNED_MALLOC)] {
-        let mut j = job("server", &work.join(name), plan);
-        let server = peer(&j, env)?;
-        j.role = "binder-bulk".into();
-        j.rounds = plan.rounds.div_ceil(3);
-        let points = proto::run(&j, env)?;
-        proto::finish(server)?;
-        if r.binder.is_empty() {
-            r.binder = points
-        } else {
-            r.binder_tuned = points
+    if plan.wants("P1b") {
+        step("P1b first touch, with and without pre-faulting");
+        for &size in &plan.sizes {
+            let d = start_daemon(&["--size".into(), size.to_string()]);
+            r.first_touch
+                .push(proto::run(&job("first-touch", &d.socket, plan), &[])?);
         }
     }
+    if plan.wants("P2") {
+        step("P2 the same bytes through binder calls, glibc malloc as shipped and tuned");
+        for (name, env) in [("p2.sock", &[][..]), ("p2-tuned.sock", TUNED_MALLOC)] {
+            let mut j = job("server", &work.join(name), plan);
+            let server = peer(&j, env)?;
+            j.role = "binder-bulk".into();
+            j.rounds = plan.rounds.div_ceil(3);
+            let points = proto::run(&j, env)?;
+            proto::finish(server)?;
+            if r.binder.is_empty() {
+                r.binder = points
+            } else {
+                r.binder_tuned = points
+            }
+        }
+    }
+    if plan.wants("P3") {
+        step("P3 control path vs a no-op call vs the socket floor");
+        r.lines = p3(plan, socket, work)?;
+    }
+    if plan.wants("P4") {
+        step("P4 shared counter vs one binder call per increment");
+        r.lines
+            .extend(counters(plan, socket, &work.join("bench.sock"))?);
+    }
+    if plan.wants("P7") || plan.wants("P4") {
+        step("P7 snapshot vs read_at; P4's waiter check vs a plain atomic");
+        let mut j = job("records", socket, plan);
+        (j.offset, j.counter, j.sizes) = (RECORD_OFFSET, COUNTER_OFFSET, RECORD_SIZES.to_vec());
+        r.lines.extend(proto::run::<Vec<Line>>(&j, &[])?);
+    }
+    if plan.wants("P6") {
+        r.lines.extend(p6(plan, socket, work)?);
+    }
+    drop(daemon);
+    if plan.wants("P5") {
+        step("P5 daemon start time and footprint");
+        r.lines.extend(footprint(plan)?);
+    }
+    Ok(r)
+}
 
-    step("P3 control path vs a no-op call vs the socket floor");
+/// P3's lines.
+fn p3(plan: &Plan, socket: &Path, work: &Path) -> Result<Vec<Line>, String> {
     let pong_job = job("pong", &work.join("pong.sock"), plan);
     let pong = peer(&pong_job, &[])?;
     let mut j = job("control", socket, plan);
     (j.pong, j.count) = (pong_job.socket, plan.control_iters);
-    r.lines = proto::run(&j, &[])?;
+    let lines = proto::run(&j, &[])?;
     proto::finish(pong)?;
+    Ok(lines)
+}
 
-    step("P4 shared counter vs one binder call per increment");
-    r.lines
-        .extend(counters(plan, socket, &work.join("bench.sock"))?);
-
-    step("P7 snapshot vs read_at; P4's waiter check vs a plain atomic");
-    let mut j = job("records", socket, plan);
-    (j.offset, j.counter, j.sizes) = (RECORD_OFFSET, COUNTER_OFFSET, RECORD_SIZES.to_vec());
-    r.lines.extend(proto::run::<Vec<Line>>(&j, &[])?);
-
+/// P6's lines.
+fn p6(plan: &Plan, socket: &Path, work: &Path) -> Result<Vec<Line>, String> {
+    let mut lines = Vec::new();
     step("P6 wake-up latency: futex vs a oneway binder callback vs 100 ms polling");
     let futex = median(&wake_latencies(socket, plan.wake_rounds, None)?);
     let binder = median(&wake::callback_latencies(
@@ -235,25 +283,21 @@ fn measure_all(plan: &Plan, work: &Path) -> Result<Results, String> {
     )?);
     let poll = median(&wake_latencies(socket, plan.poll_rounds, Some(100))?);
     let changes = |n| format!("median of {n} changes");
-    r.lines.push(Line::new(
+    lines.push(Line::new(
         "P6",
         changes(plan.wake_rounds),
         futex,
         Some(binder),
         "µs",
     ));
-    r.lines.push(Line::new(
+    lines.push(Line::new(
         "P6-poll",
         changes(plan.poll_rounds),
         futex,
         Some(poll),
         "µs",
     ));
-    drop(daemon);
-
-    step("P5 daemon start time and footprint");
-    r.lines.extend(footprint(plan)?);
-    Ok(r)
+    Ok(lines)
 }
 
 /// P6: this process changes the word `rounds` times, each once the waiter

@@ -263,7 +263,7 @@ impl SharedBuffer {
     /// publishing, waiting up to `timeout` for it ([`Error::Busy`], or
     /// [`Error::Wedged`] when one holder kept it mid-write unchanged for
     /// [`Self::WEDGED_AFTER`]), and while publishes change it during each
-    /// copy ([`Error::Unsettled`]). Returns within `timeout` plus one copy
+    /// copy ([`Error::Unsettled`]). Returns within `timeout` plus two copies
     /// of the record, whatever peers write. If the writer died mid-publish,
     /// fails at once with [`Error::Abandoned`] until the next publish
     /// repairs the record. Returns the record's sequence number (even; it

@@ -1,9 +1,14 @@
 //! Volatile copies between the region and private memory, all of them:
-//! split at the region side into the widest naturally aligned accesses (up
-//! to the machine word), so a copy of an aligned word is one load or store
-//! of that word and a peer's aligned word store is seen whole or not at
-//! all; a bulk copy is a loop of aligned word accesses with a few narrower
-//! ones at its ends.
+//! split at the region side into naturally aligned accesses, so a peer's
+//! aligned machine word (8 bytes on 64-bit targets) is seen whole or not at
+//! all. A copy's ends are the widest aligned pieces of up to a word; its
+//! body is aligned vector accesses where the CPU has them ([`wide`]: SSE2
+//! or AVX2 on x86_64, NEON on aarch64), else a loop of aligned words.
+
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+mod wide;
+
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 
 use crate::error::Result;
 use crate::mapping::Mapping;
@@ -33,15 +38,41 @@ pub(crate) unsafe fn write_from(map: &Mapping, offset: usize, data: &[u8]) -> Re
     // SAFETY: `dst..dst+data.len()` is inside the live mapping (checked
     // above), writable by the caller's promise; `data` is distinct
     // private memory; the caller excludes racing accesses from this process.
+    unsafe { copy_to_region(dst, data) };
+    Ok(())
+}
+
+/// Copies `len` bytes from `region` (shared memory) into `out`, as
+/// [`read_into`] does; for records, whose words are checked elsewhere.
+///
+/// # Safety
+/// As [`copy_volatile`] with `FromRegion`, for `out.len()` bytes.
+pub(crate) unsafe fn copy_from_region(region: *const u8, out: &mut [u8]) {
+    // SAFETY: the caller's promise; `out` is the caller's own memory.
     unsafe {
         copy_volatile(
-            dst,
+            region.cast_mut(),
+            out.as_mut_ptr(),
+            out.len(),
+            Direction::FromRegion,
+        )
+    }
+}
+
+/// Copies `data` into `region` (shared memory), as [`write_from`] does.
+///
+/// # Safety
+/// As [`copy_volatile`] with `IntoRegion`, for `data.len()` bytes.
+pub(crate) unsafe fn copy_to_region(region: *mut u8, data: &[u8]) {
+    // SAFETY: the caller's promise; `data` is only read.
+    unsafe {
+        copy_volatile(
+            region,
             data.as_ptr().cast_mut(),
             data.len(),
             Direction::IntoRegion,
         )
-    };
-    Ok(())
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -50,12 +81,109 @@ enum Direction {
     IntoRegion,
 }
 
+/// How the body of a copy is made: which accesses it uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Path {
+    /// Aligned machine words (every target).
+    Word = 1,
+    /// Aligned 16-byte SSE2 accesses (every x86_64).
+    Sse2 = 2,
+    /// Aligned 32-byte AVX2 accesses (x86_64 CPUs that have AVX2).
+    Avx2 = 3,
+    /// Aligned 16-byte NEON accesses (every aarch64).
+    Neon = 4,
+}
+
+impl Path {
+    /// Every path, narrowest first.
+    pub(crate) const ALL: [Path; 4] = [Path::Word, Path::Sse2, Path::Avx2, Path::Neon];
+
+    /// Its name: `word`, `sse2`, `avx2` or `neon`.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Path::Word => "word",
+            Path::Sse2 => "sse2",
+            Path::Avx2 => "avx2",
+            Path::Neon => "neon",
+        }
+    }
+
+    /// Whether this CPU can take the path.
+    pub(crate) fn available(self) -> bool {
+        match self {
+            Path::Word => true,
+            Path::Sse2 => cfg!(target_arch = "x86_64"),
+            #[cfg(target_arch = "x86_64")]
+            Path::Avx2 => std::is_x86_feature_detected!("avx2"),
+            #[cfg(not(target_arch = "x86_64"))]
+            Path::Avx2 => false,
+            Path::Neon => cfg!(target_arch = "aarch64"),
+        }
+    }
+
+    /// The widest path this CPU can take: what copies use unless forced.
+    /// Found once (feature detection is not free), then read from a static.
+    pub(crate) fn widest() -> Path {
+        static WIDEST: AtomicU8 = AtomicU8::new(0);
+        match WIDEST.load(Ordering::Relaxed) {
+            0 => {
+                let widest = Path::ALL.into_iter().rev().find(|p| p.available());
+                let widest = widest.unwrap_or(Path::Word);
+                WIDEST.store(widest as u8, Ordering::Relaxed);
+                widest
+            }
+            n => Path::ALL[usize::from(n) - 1],
+        }
+    }
+}
+
+/// The path every copy takes, as a `Path` number; 0: the widest.
+static FORCED: AtomicU8 = AtomicU8::new(0);
+/// Bodies copied on the forced path since it was forced.
+static FORCED_BODIES: AtomicU64 = AtomicU64::new(0);
+
+/// Makes every copy in this process take `path` (None: the widest again),
+/// and restarts [`forced_bodies`]; for tests. Refuses a path this CPU lacks.
+pub(crate) fn force(path: Option<Path>) -> std::result::Result<(), String> {
+    match path {
+        Some(p) if !p.available() => Err(format!(
+            "this CPU cannot take the {} copy path (it takes {} at most)",
+            p.name(),
+            Path::widest().name()
+        )),
+        _ => {
+            FORCED.store(path.map_or(0, |p| p as u8), Ordering::SeqCst);
+            FORCED_BODIES.store(0, Ordering::SeqCst);
+            Ok(())
+        }
+    }
+}
+
+/// The path copies take now.
+pub(crate) fn current() -> Path {
+    match FORCED.load(Ordering::Relaxed) {
+        0 => Path::widest(),
+        n => Path::ALL[usize::from(n) - 1],
+    }
+}
+
+/// How many copy bodies the forced path made since [`force`].
+pub(crate) fn forced_bodies() -> u64 {
+    FORCED_BODIES.load(Ordering::SeqCst)
+}
+
+/// The smallest body worth a vector path: one 16-byte lane past the words
+/// that align it.
+const WIDE_FROM: usize = 32;
+
+const WORD: usize = std::mem::size_of::<usize>();
+
 /// The widest access (1, 2, 4 or 8 bytes, at most the machine word) that is
 /// naturally aligned at `addr` and fits in `left` bytes.
 fn access_width(addr: usize, left: usize) -> usize {
     [8, 4, 2]
         .into_iter()
-        .filter(|width| *width <= std::mem::size_of::<usize>())
+        .filter(|width| *width <= WORD)
         .find(|width| addr % width == 0 && *width <= left)
         .unwrap_or(1)
 }
@@ -71,35 +199,79 @@ fn access_width(addr: usize, left: usize) -> usize {
 /// access in this process may race the region's bytes except reads, and
 /// only when `direction` is `FromRegion`.
 unsafe fn copy_volatile(region: *mut u8, private: *mut u8, len: usize, direction: Direction) {
-    const WORD: usize = std::mem::size_of::<usize>();
     let mut done = 0;
     // Head: narrower pieces until the region side is word-aligned.
     while done < len && (region as usize + done) % WORD != 0 {
         // SAFETY: done < len, within both ranges (this function's contract).
         done += unsafe { copy_piece(region.add(done), private.add(done), len - done, direction) };
     }
-    // Body: whole machine words, one volatile access each (the hot loop,
-    // kept free of per-piece width choices).
+    // Body: vector accesses where the CPU has them (each aligned word lies
+    // inside one of them, see `wide`), then whole machine words.
+    if len - done >= WIDE_FROM {
+        // SAFETY: the rest of both ranges, from a word-aligned region side.
+        done += unsafe { body(region.add(done), private.add(done), len - done, direction) };
+    }
     while len - done >= WORD {
         // SAFETY: `done + WORD <= len`, so both sides are in range; the
         // region side is word-aligned (the head ended there and every step
-        // adds WORD); the private side may be unaligned, hence _unaligned.
-        unsafe {
-            let (r, p) = (
-                region.add(done).cast::<usize>(),
-                private.add(done).cast::<usize>(),
-            );
-            match direction {
-                Direction::FromRegion => p.write_unaligned(r.read_volatile()),
-                Direction::IntoRegion => r.write_volatile(p.read_unaligned()),
-            }
-        }
+        // since added a multiple of WORD).
+        unsafe { word(region.add(done), private.add(done), direction) };
         done += WORD;
     }
     // Tail: what is left, narrower than a word.
     while done < len {
         // SAFETY: as for the head.
         done += unsafe { copy_piece(region.add(done), private.add(done), len - done, direction) };
+    }
+}
+
+/// Copies what it can of `len` bytes on the current [`Path`]; returns how
+/// many it copied (a multiple of the word, at most `len`).
+///
+/// # Safety
+/// As [`copy_volatile`], and `region` is word-aligned.
+#[cfg_attr(
+    not(any(target_arch = "x86_64", target_arch = "aarch64")),
+    allow(unused_variables)
+)]
+unsafe fn body(region: *mut u8, private: *mut u8, len: usize, direction: Direction) -> usize {
+    let path = match FORCED.load(Ordering::Relaxed) {
+        0 => Path::widest(),
+        n => {
+            FORCED_BODIES.fetch_add(1, Ordering::Relaxed);
+            Path::ALL[usize::from(n) - 1]
+        }
+    };
+    match path {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: the caller's promise; on x86_64 a word is 8 bytes.
+        Path::Sse2 => unsafe { wide::sse2(region, private, len, direction) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: as above; `Avx2` is only chosen when the CPU has AVX2
+        // (`Path::widest`, `force`).
+        Path::Avx2 => unsafe { wide::avx2(region, private, len, direction) },
+        #[cfg(target_arch = "aarch64")]
+        // SAFETY: the caller's promise; on aarch64 a word is 8 bytes.
+        Path::Neon => unsafe { wide::neon(region, private, len, direction) },
+        _ => 0,
+    }
+}
+
+/// Copies one machine word, one volatile access on the region side.
+///
+/// # Safety
+/// As [`copy_volatile`] for `WORD` bytes, and `r` is word-aligned.
+#[inline(always)]
+unsafe fn word(r: *mut u8, p: *mut u8, direction: Direction) {
+    let (r, p) = (r.cast::<usize>(), p.cast::<usize>());
+    // SAFETY: `r` is aligned and in range (the caller's promise), and
+    // volatile makes it one access of the word; the private side may be
+    // unaligned, hence _unaligned.
+    unsafe {
+        match direction {
+            Direction::FromRegion => p.write_unaligned(r.read_volatile()),
+            Direction::IntoRegion => r.write_volatile(p.read_unaligned()),
+        }
     }
 }
 
@@ -180,6 +352,52 @@ mod tests {
         assert!(all[..13].iter().all(|b| *b == 0), "{all:?}");
         assert!(all[13..20].iter().all(|b| *b == 0xFF), "{all:?}");
         assert!(all[20..].iter().all(|b| *b == 0), "{all:?}");
+    }
+
+    /// Every path copies every range exactly, both ways, with the bodies
+    /// long enough for its vectors and at every alignment of both sides.
+    #[test]
+    fn every_path_round_trips_long_ranges_at_every_alignment() {
+        let map = rw(512);
+        let other = second(&map, false);
+        for path in Path::ALL.into_iter().filter(|p| p.available()) {
+            force(Some(path)).unwrap();
+            for offset in 0..40 {
+                for len in [
+                    0,
+                    31,
+                    32,
+                    33,
+                    63,
+                    64,
+                    100,
+                    127,
+                    128,
+                    129,
+                    200,
+                    300,
+                    472 - offset,
+                ] {
+                    let data: Vec<u8> = (0..len + 8)
+                        .map(|i| (offset * 13 + i * 7 + len) as u8)
+                        .collect();
+                    for skew in 0..8 {
+                        let data = &data[skew..skew + len];
+                        write(&map, offset, data).unwrap();
+                        let mut out = vec![0xAA; len + 8];
+                        // SAFETY: nothing writes the mapping meanwhile.
+                        unsafe { read_into(&other, offset, &mut out[skew..skew + len]) }.unwrap();
+                        assert_eq!(
+                            &out[skew..skew + len],
+                            data,
+                            "{path:?} {offset}+{len} skew {skew}"
+                        );
+                    }
+                }
+            }
+            assert!(forced_bodies() > 0, "{path:?} made no body");
+        }
+        force(None).unwrap();
     }
 
     #[test]

@@ -32,7 +32,7 @@
 
 // Layers: each module uses only modules on its left (no import circles).
 // Connection: error <- fd_limit, options <- platform <- connect.
-// Memory: error <- verify <- mapping <- copy, record (+ layout, liveness),
+// Memory: error <- verify <- mapping <- copy <- record (+ layout, liveness),
 // waiters (+ futex) <- buffer. connect uses the memory layers, never the
 // other way round: buffers hold the connection as an opaque keep-alive.
 // fuzzing sits on top of them all.

@@ -4,6 +4,7 @@
 use std::sync::atomic::{fence, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::copy;
 use crate::error::{Error, Result};
 use crate::layout::{Layout, CONTROL_SIZE, RECORD_HEADER_SIZE};
 use crate::liveness::alive;
@@ -139,16 +140,18 @@ impl<'a> Record<'a> {
     /// while it was copied. Waits (up to `timeout`) while a live writer
     /// holds the record; fails at once when its writer died mid-publish.
     /// Every retry checks the deadline, so this returns within `timeout`
-    /// plus one copy whatever peers write into the record.
-    /// `wait` blocks until the sequence changes or the given time passes.
+    /// plus two copies whatever peers write into the record (the clock
+    /// starts at the first attempt that fails, so one that succeeds reads
+    /// no clock). `wait` blocks until the sequence changes or the given
+    /// time passes.
     pub(crate) fn snapshot(
         &self,
         out: &mut [u8],
         timeout: Duration,
         mut wait: impl FnMut(&AtomicU32, u32, Duration),
     ) -> Result<u32> {
-        let start = Instant::now();
-        let mut holder = Holder::new();
+        let mut start = None;
+        let mut holder = None;
         let mut copies = 0u32;
         loop {
             // Ordering (see `Record::publish` for the writer's half):
@@ -165,23 +168,31 @@ impl<'a> Record<'a> {
                         pid,
                     });
                 }
+                let waited = start.get_or_insert_with(Instant::now).elapsed();
+                let holder = holder.get_or_insert_with(Holder::new);
                 holder.saw(pid, s1);
-                let waited = start.elapsed();
                 if waited >= timeout {
                     return Err(holder.verdict(self.offset, pid, waited, self.wedged_after));
                 }
                 wait(self.seq, s1, (timeout - waited).min(OWNER_CHECK));
                 continue;
             }
-            for (chunk, word) in out.chunks_mut(4).zip(self.payload) {
-                let bytes = word.load(Ordering::Relaxed).to_ne_bytes();
-                chunk.copy_from_slice(&bytes[..chunk.len()]);
-            }
+            let n = out.len().min(4 * self.payload.len());
+            // SAFETY: the payload's words hold at least `n` bytes (`at`),
+            // mapped and readable for as long as `self`; `out` is the
+            // caller's own memory. The copy may race a writer's stores (in
+            // this process too): it is volatile, so it is made as written,
+            // and a copy that overlapped a publish is discarded below.
+            unsafe { copy::copy_from_region(self.payload.as_ptr().cast(), &mut out[..n]) };
             copies = copies.saturating_add(1);
-            // If any word copied above came from a publish that started
-            // after `s1`, this fence synchronises with that publish's Release
-            // fence, so the load below sees its odd sequence (or later) and
-            // the copy is discarded. Equal means no publish overlapped it
+            // If any byte copied above came from a publish that started
+            // after `s1`, the load below sees its odd sequence (or later)
+            // and the copy is discarded. The copy is volatile, not atomic,
+            // so this rests on the fences as the hardware and compiler
+            // treat them (as the kernel's seqcount does): no access moves
+            // across a fence, and an Acquire fence orders the loads before
+            // it ahead of the loads after it (`dmb ishld` on Arm; x86 keeps
+            // loads in order). Equal means no publish overlapped the copy
             // (short of 2^31 publishes wrapping the sequence meanwhile).
             fence(Ordering::Acquire);
             if self.seq.load(Ordering::Relaxed) == s1 {
@@ -189,7 +200,7 @@ impl<'a> Record<'a> {
             }
             // Publishes faster than a copy, or a peer changing the sequence
             // outside the protocol: either way, not past the deadline.
-            let waited = start.elapsed();
+            let waited = start.get_or_insert_with(Instant::now).elapsed();
             if waited >= timeout {
                 return Err(Error::Unsettled {
                     offset: self.offset,
@@ -261,12 +272,25 @@ impl<'a> Record<'a> {
         //    store below: a reader that loads any of them and then runs its
         //    Acquire fence synchronises with this fence, so its second look
         //    at the sequence sees `odd` or later and it retries.
+        //    (The stores are volatile, not atomic: the fence keeps them
+        //    after the odd sequence as the hardware and compiler treat it,
+        //    `dmb ish` on Arm, store order on x86.)
         fence(Ordering::Release);
-        for (i, word) in record.payload.iter().enumerate() {
-            let mut bytes = [0u8; 4];
-            let chunk = &data[4 * i..data.len().min(4 * i + 4)];
-            bytes[..chunk.len()].copy_from_slice(chunk);
-            word.store(u32::from_ne_bytes(bytes), Ordering::Relaxed);
+        let room = 4 * record.payload.len();
+        let n = data.len().min(room);
+        // The last word's padding is zeroed, as readers of whole words expect.
+        let padded = [&data[..n], &[0u8; 3][..(room - n).min(3)]];
+        let mut at = record.payload.as_ptr().cast::<u8>().cast_mut();
+        for part in padded {
+            // SAFETY: `at..at + part.len()` stays within the payload's words
+            // (`n + padding <= room`), mapped read-write for as long as
+            // `self` (publishes are made on read-write mappings only); we
+            // own the record, and a reader racing these stores discards its
+            // copy (see `snapshot`).
+            unsafe {
+                copy::copy_to_region(at, part);
+                at = at.add(part.len());
+            }
         }
         // 3. Release (SeqCst, for the waiter protocol of `waiters::wake`): a reader
         //    whose first look sees this even value sees all of the payload.

@@ -127,6 +127,18 @@ enum Cmd {
         #[arg(long)]
         read_only: bool,
     },
+    /// Store `words` aligned 8-byte words from `offset` over and over, each
+    /// sweep one pattern (every byte of a word the sweep's count), with
+    /// 64-bit atomic stores, until the word at `stop` is not 0; prints
+    /// `ready` once mapped, then `done sweeps=<n>`.
+    WordWriter {
+        #[arg(long)]
+        offset: usize,
+        #[arg(long)]
+        words: usize,
+        #[arg(long)]
+        stop: usize,
+    },
     /// One snapshot of the record at `record::OFFSET` with `timeout_ms`:
     /// prints `result=ok writer= counter=`, `result=empty` (never
     /// published: sequence 0, all zeros), `result=busy pid=` or
@@ -280,6 +292,11 @@ fn run(command: Cmd, options: &ConnectOptions) -> enea_buffer_client::Result<()>
             Ok(())
         }
         Cmd::Stall { stage } => stall(&conn, &stage),
+        Cmd::WordWriter {
+            offset,
+            words,
+            stop,
+        } => word_writer(&conn, offset, words, stop),
         Cmd::Peer => peer(&conn),
         Cmd::Hold { read_only } => hold(&conn, read_only),
         Cmd::Increment { count, barrier } => {
@@ -920,6 +937,36 @@ fn snapshot(
         writers.join(","),
         first_torn.unwrap_or_default()
     );
+    Ok(())
+}
+
+fn word_writer(
+    conn: &Connection,
+    offset: usize,
+    words: usize,
+    stop: usize,
+) -> enea_buffer_client::Result<()> {
+    let mut buffer = conn.map()?;
+    let control = conn.map()?;
+    let stop = control.atomic_u32(stop)?;
+    // Bounds and alignment are checked once, here; the addresses stay valid
+    // while `buffer` lives.
+    let words: Vec<*const std::sync::atomic::AtomicU64> = (0..words)
+        .map(|i| buffer.atomic_u64(offset + 8 * i).map(std::ptr::from_ref))
+        .collect::<Result<_, _>>()?;
+    println!("ready");
+    let mut sweeps = 0u64;
+    while stop.load(Ordering::Relaxed) == 0 {
+        sweeps += 1;
+        let pattern = u64::from_ne_bytes([sweeps as u8; 8]);
+        for word in &words {
+            // SAFETY: aligned, in bounds and mapped while `buffer` lives;
+            // nothing else in this process touches these bytes.
+            unsafe { &**word }.store(pattern, Ordering::Relaxed);
+        }
+    }
+    drop(buffer);
+    println!("done sweeps={sweeps}");
     Ok(())
 }
 
