@@ -2,6 +2,18 @@
 
 use rustix::io::Errno;
 
+/// This process's fd table against its open-file limit (in [`Error::FdLimit`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FdUsage {
+    /// Open fds below the soft limit.
+    pub open: u64,
+    /// The soft `RLIMIT_NOFILE`: fds are numbered below it.
+    pub soft: u64,
+    /// The hard `RLIMIT_NOFILE` (`None`: unlimited), up to which an
+    /// unprivileged process may raise the soft one.
+    pub hard: Option<u64>,
+}
+
 /// Errors of the client library; each says what went wrong and where.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -232,7 +244,7 @@ pub enum Error {
         /// The step that failed (a connection, or the AIDL method).
         step: String,
         /// The fd table and the limits when the step failed.
-        usage: crate::fd_limit::FdUsage,
+        usage: FdUsage,
     },
     /// The system-wide open-file table is full (`ENFILE`).
     #[error("{0} failed: the system's open-file table is full (ENFILE: fs.file-max reached), so no process can open another file; close files elsewhere or raise fs.file-max")]

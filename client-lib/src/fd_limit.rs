@@ -11,24 +11,12 @@
 
 use rustix::io::Errno;
 
-use crate::error::Error;
+use crate::error::{Error, FdUsage};
 
 /// Free slots below the soft limit that still count as "out of fds" after a
 /// failed step: by the time it is checked, that step may have closed its
 /// own fds (the connection, its callback connection, a truncated frame's).
 const SLACK: u64 = 3;
-
-/// This process's fd table against its open-file limit.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct FdUsage {
-    /// Open fds below the soft limit.
-    pub open: u64,
-    /// The soft `RLIMIT_NOFILE`: fds are numbered below it.
-    pub soft: u64,
-    /// The hard `RLIMIT_NOFILE` (`None`: unlimited), up to which an
-    /// unprivileged process may raise the soft one.
-    pub hard: Option<u64>,
-}
 
 /// The error for a failed `step` if this process is out of fds: `errno` is
 /// the step's own error where it has one (`EMFILE`, `ENFILE`); without one,
@@ -99,10 +87,10 @@ fn probe_below(n: u64) -> u64 {
             let Ok(fd) = i32::try_from(fd) else {
                 return false;
             };
-            // SAFETY: the borrow lives for this one `fcntl`, which only
-            // reads the slot's flags; a closed slot is EBADF.
-            let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
-            rustix::io::fcntl_getfd(fd).is_ok()
+            // A raw number, not a `BorrowedFd`: the slot may be closed.
+            // SAFETY: F_GETFD only reads the slot's flags (EBADF if empty);
+            // no memory is passed.
+            unsafe { libc::fcntl(fd, libc::F_GETFD) != -1 }
         })
         .count() as u64
 }

@@ -59,8 +59,7 @@ pub use connect::{declared_instances, Connection, DeathWatch};
 pub use enea_buffer_common::{
     client_socket, descriptor, MAX_SIZE, ROOT_SOCKET, SOCKET_ENV, USER_SOCKET_NAME,
 };
-pub use error::{Error, Result};
-pub use fd_limit::FdUsage;
+pub use error::{Error, FdUsage, Result};
 pub use layout::{CONTROL_SIZE, RECORD_HEADER_SIZE, WAITERS_OFFSET};
 pub use mapping::MapOptions;
 pub use options::{ConnectOptions, Transport, TransportKind};
