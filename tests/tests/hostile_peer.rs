@@ -21,6 +21,22 @@ use enea_buffer_tests::{
 /// generous so that a loaded machine does not flake.
 const GRACE: Duration = Duration::from_secs(2);
 
+/// Snapshots tried against the flipping peer before one must meet it.
+const ATTEMPTS: u32 = 1000;
+
+/// Snapshots with `snapshot` until one does not succeed (or [`ATTEMPTS`]
+/// have), returning that one's result.
+fn until_unsettled<T, E>(mut snapshot: impl FnMut() -> Result<T, E>) -> Result<T, E> {
+    let mut got = snapshot();
+    for _ in 1..ATTEMPTS {
+        if got.is_err() {
+            break;
+        }
+        got = snapshot();
+    }
+    got
+}
+
 fn connect(daemon: &Daemon) -> Connection {
     Connection::connect(&daemon.connect_options()).expect("connect")
 }
@@ -39,9 +55,12 @@ fn wchan(pid: u32, tid: u32) -> String {
 }
 
 /// A 16 MiB record whose sequence a peer changes (even values only, so
-/// never "mid-write") as fast as it can: each copy sees a change. A
-/// snapshot, read-write or read-only, gives up at its timeout (plus one
-/// copy) instead of retrying until the peer stops.
+/// never "mid-write") as fast as it can. A snapshot, read-write or
+/// read-only, gives up at its timeout (plus one copy) instead of retrying
+/// until the peer stops. A copy takes about a millisecond, so on a loaded
+/// machine the peer may not run during one and the snapshot succeeds
+/// (rightly): each side tries up to [`ATTEMPTS`] times for one that meets
+/// the flipping.
 #[test]
 fn a_snapshot_ends_at_its_timeout_while_a_peer_flips_the_sequence() {
     let size: usize = 16 << 20;
@@ -65,18 +84,17 @@ fn a_snapshot_ends_at_its_timeout_while_a_peer_flips_the_sequence() {
         let rw_tx = tx.clone();
         s.spawn(move || {
             let mut out = vec![0u8; len];
-            let _ = rw_tx.send((
-                "read-write",
-                buffer.snapshot(CONTROL_SIZE, &mut out, timeout),
-            ));
+            let got = until_unsettled(|| buffer.snapshot(CONTROL_SIZE, &mut out, timeout));
+            let _ = rw_tx.send(("read-write", got));
         });
         s.spawn(move || {
             let mut out = vec![0u8; len];
-            let _ = tx.send(("read-only", ro.snapshot(CONTROL_SIZE, &mut out, timeout)));
+            let got = until_unsettled(|| ro.snapshot(CONTROL_SIZE, &mut out, timeout));
+            let _ = tx.send(("read-only", got));
         });
-        let got: Vec<_> = (0..2)
-            .map(|_| rx.recv_timeout(timeout + GRACE).ok())
-            .collect();
+        // Each attempt that meets no flip ends after one copy.
+        let bound = timeout + GRACE + ATTEMPTS * Duration::from_millis(10);
+        let got: Vec<_> = (0..2).map(|_| rx.recv_timeout(bound).ok()).collect();
         // Let a snapshot that ignores its timeout end, then judge.
         let stopped = peer.ask("stop");
         assert!(field(&stopped, "flips").parse::<u64>().unwrap() > 0);

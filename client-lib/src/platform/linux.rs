@@ -285,6 +285,16 @@ fn open_socket(options: &ConnectOptions) -> Result<Opened> {
             if matches!(s, StatusCode::DeadObject) && answers_without_fds(options, &name) {
                 return Err(Error::FdPassingRefused(endpoint));
             }
+            if s == StatusCode::TimedOut {
+                return Err(Error::Unresponsive {
+                    endpoint,
+                    step: format!("the {step}"),
+                    timeout: options.timeout,
+                });
+            }
+            if s == StatusCode::DeadObject {
+                return Err(Error::ServiceGone(endpoint));
+            }
             return Err(no_daemon(format!("{step} failed: {s:?}")));
         }
     };

@@ -130,6 +130,7 @@ fn worth_retrying(e: &Error) -> bool {
         e,
         Error::NoDaemon { .. }
             | Error::ServiceGone(_)
+            | Error::Unresponsive { .. }
             | Error::NoTransport { .. }
             | Error::Call { .. }
     )
