@@ -28,15 +28,8 @@ pub fn run(config: &Config, stop: StopSignals) -> Result<(), String> {
         .build()
         .map_err(|e| format!("cannot start the tokio runtime: {e}"))?;
     let built = build(ServiceSetup::from_config(config)?, runtime.handle().clone())?;
-    let serving = platform::start_serving(
-        config,
-        built.binder.clone(),
-        Arc::new(crate::TransportEvents {
-            calls: built.calls.clone(),
-            policy: built.policy.clone(),
-        }),
-    )
-    .map_err(|e| e.to_string())?;
+    let serving = platform::start_serving(config, built.binder.clone(), built.transport_events())
+        .map_err(|e| e.to_string())?;
     built.diagnostics.set_transport(serving.description.clone());
     let region = built.region;
     info!("access: {}", built.policy.describe());

@@ -107,6 +107,16 @@ pub struct BuiltService {
     pub binder: Strong<dyn IEneaBuffer>,
 }
 
+impl BuiltService {
+    /// What a transport serving this service reports to it and asks it.
+    pub fn transport_events(&self) -> Arc<TransportEvents> {
+        Arc::new(TransportEvents {
+            calls: self.calls.clone(),
+            policy: self.policy.clone(),
+        })
+    }
+}
+
 /// Allocates the region and builds the service and its binder object,
 /// exactly as the daemon does. Calls run on `runtime`, which must be a
 /// multi-thread tokio runtime: the stub blocks on it for every call.

@@ -124,8 +124,9 @@ fn harness() -> &'static Harness {
             .expect("tokio runtime");
         let setup = ServiceSetup::from_config(&config).expect("service setup");
         let built = build(setup, runtime.handle().clone()).expect("build the service");
-        let serving = platform::start_serving(&config, built.binder.clone(), built.calls.clone())
-            .expect("serve on the socket");
+        let serving =
+            platform::start_serving(&config, built.binder.clone(), built.transport_events())
+                .expect("serve on the socket");
         Harness {
             untrusted: Mutex::new(untrusted_connector(socket.clone())),
             socket,
