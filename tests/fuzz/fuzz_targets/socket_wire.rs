@@ -536,8 +536,7 @@ fn open_fds() -> BTreeMap<String, String> {
 /// Fds open now that were not after the first iteration, but for pipes
 /// the client did not pass: AddressSanitizer's symbolizer, which libFuzzer
 /// starts when it first prints a new function, talks over two pipes.
-fn leaked_fds(before: &BTreeMap<String, String>) -> Vec<(String, String)> {
-    let passed = std::mem::take(&mut *PASSED_INODES.lock().unwrap_or_else(|e| e.into_inner()));
+fn leaked_fds(before: &BTreeMap<String, String>, passed: &BTreeSet<u64>) -> Vec<(String, String)> {
     open_fds()
         .into_iter()
         .filter(|(fd, target)| before.get(fd) != Some(target))
@@ -581,7 +580,15 @@ fuzz_target!(|bytes: &[u8]| {
     drop(client);
     wait_for_the_worker();
     let before = harness.fds.get_or_init(open_fds);
-    let leaked = leaked_fds(before);
+    let passed = std::mem::take(&mut *PASSED_INODES.lock().unwrap_or_else(|e| e.into_inner()));
+    // rsbinder's reaper thread may drop a session's last parcel just after
+    // the connection's thread ends: a leak is an fd still open after STALL.
+    let started = Instant::now();
+    let mut leaked = leaked_fds(before, &passed);
+    while !leaked.is_empty() && started.elapsed() < STALL {
+        std::thread::sleep(Duration::from_millis(1));
+        leaked = leaked_fds(before, &passed);
+    }
     assert!(
         leaked.is_empty(),
         "fds open after the connection that were not after the first: {leaked:?}"
