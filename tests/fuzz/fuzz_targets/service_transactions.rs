@@ -30,6 +30,10 @@
 
 #![no_main]
 
+#[path = "../common/input.rs"]
+mod input;
+
+use input::Input;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::sync::OnceLock;
 
@@ -153,28 +157,6 @@ fn model_the_daemons_process() {
         maximum: rustix::process::getrlimit(rustix::process::Resource::Nofile).maximum,
     };
     rustix::process::setrlimit(rustix::process::Resource::Nofile, limit).expect("fd limit");
-}
-
-/// Reads the input front to back; past its end every read is 0.
-struct Input<'a>(&'a [u8]);
-
-impl<'a> Input<'a> {
-    fn byte(&mut self) -> u8 {
-        let (&b, rest) = self.0.split_first().unwrap_or((&0, &[]));
-        self.0 = rest;
-        b
-    }
-    fn u16(&mut self) -> u16 {
-        u16::from_le_bytes([self.byte(), self.byte()])
-    }
-    fn u32(&mut self) -> u32 {
-        u32::from_le_bytes([self.byte(), self.byte(), self.byte(), self.byte()])
-    }
-    fn bytes(&mut self, n: usize) -> &'a [u8] {
-        let (head, rest) = self.0.split_at(n.min(self.0.len()));
-        self.0 = rest;
-        head
-    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -40,6 +40,10 @@
 
 #![no_main]
 
+#[path = "../common/input.rs"]
+mod input;
+
+use input::Input;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{IoSlice, IoSliceMut};
 use std::mem::MaybeUninit;
@@ -168,31 +172,6 @@ fn untrusted_connector(socket: PathBuf) -> mpsc::Sender<mpsc::Sender<UnixStream>
         ),
     }
     tx
-}
-
-/// Reads the input front to back; past its end every read is 0.
-struct Input<'a>(&'a [u8]);
-
-impl<'a> Input<'a> {
-    fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-    fn byte(&mut self) -> u8 {
-        let (&b, rest) = self.0.split_first().unwrap_or((&0, &[]));
-        self.0 = rest;
-        b
-    }
-    fn u16(&mut self) -> u16 {
-        u16::from_le_bytes([self.byte(), self.byte()])
-    }
-    fn u32(&mut self) -> u32 {
-        u32::from_le_bytes([self.byte(), self.byte(), self.byte(), self.byte()])
-    }
-    fn bytes(&mut self, n: usize) -> &'a [u8] {
-        let (head, rest) = self.0.split_at(n.min(self.0.len()));
-        self.0 = rest;
-        head
-    }
 }
 
 /// An fd to pass: memfd, either end of a pipe, one end of a socket pair,
