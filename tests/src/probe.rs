@@ -45,6 +45,18 @@ pub fn eneabuf_as(daemon: &Daemon, uid: u32, gid: u32, args: &[&str]) -> Output 
     run_bounded(cmd)
 }
 
+/// "dev 0x…, inode …" of the region `daemon` serves, as `eneabuf info` says.
+pub fn region_identity(daemon: &Daemon) -> String {
+    let out = eneabuf(daemon, &["info"]);
+    let info = String::from_utf8_lossy(&out.stdout).into_owned();
+    let fd = info
+        .lines()
+        .find_map(|l| l.strip_prefix("fd:"))
+        .unwrap_or_else(|| panic!("no fd line in: {info}"));
+    let start = fd.find("(dev ").expect("a file identity");
+    fd[start + 1..fd.len() - 1].to_owned()
+}
+
 /// The probe binary, run once to completion.
 pub struct Probe;
 

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use enea_buffer_tests::daemon::wait_bounded;
 use enea_buffer_tests::footprint::rss;
-use enea_buffer_tests::probe::field;
+use enea_buffer_tests::probe::{field, region_identity};
 use enea_buffer_tests::{
     bins, eneabuf, eventually, fd_count, Daemon, DaemonOptions, DEADCAFE, WAIT,
 };
@@ -388,18 +388,6 @@ impl Drop for Watcher {
             eprintln!("--- watch stderr ---\n{}\n---", self.stderr_text());
         }
     }
-}
-
-/// "dev 0x…, inode …" of the region `daemon` serves, as `eneabuf info` says.
-fn region_identity(daemon: &Daemon) -> String {
-    let out = eneabuf(daemon, &["info"]);
-    let info = String::from_utf8_lossy(&out.stdout).into_owned();
-    let fd = info
-        .lines()
-        .find_map(|l| l.strip_prefix("fd:"))
-        .unwrap_or_else(|| panic!("no fd line in: {info}"));
-    let start = fd.find("(dev ").expect("a file identity");
-    fd[start + 1..fd.len() - 1].to_owned()
 }
 
 /// Kills `daemon` and starts another on its socket.

@@ -7,6 +7,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{channel, Receiver};
 
 use enea_buffer_tests::daemon::wait_bounded;
+use enea_buffer_tests::probe::region_identity;
 use enea_buffer_tests::{bins, eneabuf, Daemon, DaemonOptions, DEADCAFE, WAIT};
 
 /// `eneabuf watch <args>` against `daemon`, its stdout read line by line.
@@ -83,18 +84,6 @@ fn restart(daemon: Daemon) -> Daemon {
         dir: Some(dir),
         ..DaemonOptions::socket()
     })
-}
-
-/// The (dev, inode) of the region `daemon` serves, as `eneabuf info` says.
-fn region_identity(daemon: &Daemon) -> String {
-    let out = eneabuf(daemon, &["info"]);
-    let info = String::from_utf8_lossy(&out.stdout).into_owned();
-    let fd = info
-        .lines()
-        .find_map(|l| l.strip_prefix("fd:"))
-        .unwrap_or_else(|| panic!("no fd line in: {info}"));
-    let start = fd.find("(dev ").expect("a file identity");
-    fd[start + 1..fd.len() - 1].to_owned()
 }
 
 #[test]
