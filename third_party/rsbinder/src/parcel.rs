@@ -2210,6 +2210,12 @@ impl Parcel {
         Ok(())
     }
 
+    /// AOSP `Parcel::writeFileDescriptor(fd)`: a bare fd object, kernel or
+    /// RPC, as a dump transaction carries it; `fd` is dup'd, the caller keeps it.
+    pub fn write_file_descriptor(&mut self, fd: BorrowedFd<'_>) -> Result<()> {
+        crate::file_descriptor::write_raw_fd(self, fd)
+    }
+
     /// AOSP `writeFileDescriptor(fd, true)`; the parcel owns `fd` (module doc "Kernel fds").
     pub(crate) fn write_kernel_fd(&mut self, fd: OwnedFd) -> Result<()> {
         // RPC carries an fd as a table index; `file_descriptor` routes it there first.
