@@ -51,7 +51,7 @@ fn class(e: &Error) -> Status {
         Error::OutOfBounds { .. } => sys::ENEA_BUFFER_ERR_OUT_OF_BOUNDS,
         Error::ReadOnly => sys::ENEA_BUFFER_ERR_READ_ONLY,
         Error::Misaligned { .. } => sys::ENEA_BUFFER_ERR_MISALIGNED,
-        Error::Unsupported { .. } | Error::DumpUnsupported(..) => sys::ENEA_BUFFER_ERR_UNSUPPORTED,
+        Error::Unsupported { .. } => sys::ENEA_BUFFER_ERR_UNSUPPORTED,
         Error::Abandoned { .. } => sys::ENEA_BUFFER_ERR_ABANDONED,
         Error::Busy { .. } => sys::ENEA_BUFFER_ERR_BUSY,
         Error::UntrustedSocket { .. } => sys::ENEA_BUFFER_ERR_UNTRUSTED_SOCKET,

@@ -172,9 +172,6 @@ pub enum Error {
         /// How long the caller tried.
         waited: std::time::Duration,
     },
-    /// The transport cannot carry the binder dump transaction.
-    #[error("{0} cannot carry the dump transaction: {1}")]
-    DumpUnsupported(String, &'static str),
     /// The socket is owned by neither root nor this user: another user may
     /// have created it to pose as the daemon.
     #[error("refusing the socket {path}: it is owned by uid {owner}, neither root nor this user (uid {me}); another user may be posing as the daemon")]

@@ -9,7 +9,6 @@ pub mod footprint;
 pub mod initrc;
 pub mod probe;
 pub mod record;
-pub mod rpc_dump;
 pub mod selinux;
 pub mod v1server;
 pub mod wire;

@@ -1,11 +1,16 @@
 //! The binder dump transaction (`dumpsys` on a device, `eneabuf dump`
-//! here): the documented fields, per-caller counts, and who may read it.
+//! here), over kernel binder and the socket alike: the documented fields,
+//! per-caller counts, and who may read it.
 
 use std::os::unix::process::CommandExt;
 use std::process::Command;
 
+use enea_buffer_tests::daemon::fresh_dir;
+use enea_buffer_tests::probe::eneabuf_as;
 use enea_buffer_tests::probe::run_bounded;
-use enea_buffer_tests::{bins, eneabuf, require_root, Daemon, Mode, DEADCAFE, OTHER_UID};
+use enea_buffer_tests::{
+    bins, eneabuf, require_root, Daemon, DaemonOptions, Mode, DEADCAFE, OTHER_UID, RW_UID,
+};
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
@@ -22,18 +27,6 @@ fn field<'a>(dump: &'a str, key: &str) -> &'a str {
 fn dump_shows_the_region_the_callers_and_refuses_strangers() {
     require_root("the dump is tried as another uid");
     let daemon = Daemon::start();
-    if daemon.mode == Mode::Socket {
-        // rsbinder 0.12 cannot put the dump's fd into an RPC parcel (docs/diagnostics.md).
-        let out = eneabuf(&daemon, &["dump"]);
-        assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
-        assert!(
-            text(&out.stderr).contains("cannot carry the dump transaction"),
-            "{}",
-            text(&out.stderr)
-        );
-        return;
-    }
-
     let inc = eneabuf(&daemon, &["increment"]);
     assert!(inc.status.success(), "{}", text(&inc.stderr));
 
@@ -72,10 +65,11 @@ fn dump_shows_the_region_the_callers_and_refuses_strangers() {
         field(&dump, "interface hash"),
         vendor_enea_buffer::aidl::vendor::enea::buffer::IEneaBuffer::HASH
     );
-    assert!(
-        field(&dump, "transport").starts_with("kernel binder "),
-        "{dump}"
-    );
+    let transport = match daemon.mode {
+        Mode::Binder => "kernel binder ",
+        Mode::Socket => "unix://",
+    };
+    assert!(field(&dump, "transport").starts_with(transport), "{dump}");
     assert!(field(&dump, "uptime").ends_with(" s"), "{dump}");
     // The same size and file identity a client sees.
     let info = text(&eneabuf(&daemon, &["info"]).stdout);
@@ -109,4 +103,35 @@ fn dump_shows_the_region_the_callers_and_refuses_strangers() {
         dump.contains(&format!("  uid {OTHER_UID}: calls [")) && dump.contains("refused 1"),
         "{dump}"
     );
+}
+
+/// A daemon running as an ordinary user dumps to that user over the socket:
+/// the dump belongs to root and to the daemon's own uid.
+#[test]
+fn a_daemon_dumps_to_its_own_uid_over_the_socket() {
+    require_root("the daemon runs as another uid");
+    let dir = fresh_dir();
+    rustix::fs::chown(&dir, Some(uid(RW_UID)), Some(gid(RW_UID))).expect("chown");
+    let daemon = Daemon::start_with(DaemonOptions {
+        dir: Some(dir),
+        run_as: Some(RW_UID),
+        bare: true,
+        ..DaemonOptions::socket()
+    });
+    let out = eneabuf_as(&daemon, RW_UID, RW_UID, &["dump"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let dump = text(&out.stdout);
+    assert_eq!(field(&dump, "word 0"), format!("{DEADCAFE:#010x}"));
+    assert!(
+        dump.contains(&format!("  uid {RW_UID}: calls [")) && dump.contains("dump 1"),
+        "{dump}"
+    );
+}
+
+fn uid(raw: u32) -> rustix::fs::Uid {
+    rustix::fs::Uid::from_raw(raw)
+}
+
+fn gid(raw: u32) -> rustix::fs::Gid {
+    rustix::fs::Gid::from_raw(raw)
 }

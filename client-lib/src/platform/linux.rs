@@ -443,19 +443,25 @@ fn answers_without_fds(options: &ConnectOptions, name: &str) -> bool {
 }
 
 /// Sends the dump transaction with `fd` for the service to write into.
-pub fn dump(keepalive: &Keepalive, fd: std::os::fd::OwnedFd, endpoint: &str) -> Result<()> {
-    let binder = keepalive.service.as_binder();
-    // Over RPC the fd must travel as a bare fd object, which rsbinder 0.12
-    // writes only from inside the crate (AOSP's Parcel::writeFileDescriptor
-    // has no public counterpart there): kernel binder only, for now.
-    let proxy = binder.as_proxy().ok_or_else(|| {
-        Error::DumpUnsupported(
-            endpoint.to_owned(),
-            "rsbinder 0.12 has no client API for a bare fd in an RPC parcel; use kernel binder",
-        )
-    })?;
-    proxy.dump(fd, &[]).map_err(|status| Error::Call {
+pub fn dump(keepalive: &Keepalive, fd: std::os::fd::OwnedFd, _endpoint: &str) -> Result<()> {
+    let failed = |status: StatusCode| Error::Call {
         call: "dump",
         status: format!("{status:?}"),
-    })
+    };
+    let binder = keepalive.service.as_binder();
+    if let Some(proxy) = binder.as_proxy() {
+        return proxy.dump(fd, &[]).map_err(failed);
+    }
+    // Over RPC: the interface token (rsbinder's RPC server reads one before
+    // every code), the fd as a bare fd object, no arguments. The parcel
+    // sends a dup; `fd` closes when this returns.
+    let remote = binder.as_remote().ok_or(failed(StatusCode::BadType))?;
+    let mut data = remote.prepare_transact(true).map_err(failed)?;
+    data.write_file_descriptor(std::os::fd::AsFd::as_fd(&fd))
+        .map_err(failed)?;
+    data.write::<i32>(&0).map_err(failed)?;
+    remote
+        .submit_transact(rsbinder::DUMP_TRANSACTION, &data, 0)
+        .map_err(failed)?;
+    Ok(())
 }

@@ -245,12 +245,10 @@ fn run(command: Cmd, options: &ConnectOptions) -> enea_buffer_client::Result<()>
         return token_flood(&options.socket, calls, token_len);
     }
     if let Cmd::DumpFlood { calls } = command {
-        let said = enea_buffer_tests::rpc_dump::dump_over_rpc(&options.socket, calls).map_err(
-            |status| Error::Call {
-                call: "dump",
-                status,
-            },
-        )?;
+        let conn = Connection::connect(options)?;
+        let said: Vec<String> = (0..calls)
+            .map(|_| conn.dump().unwrap_or_else(|e| e.to_string()))
+            .collect();
         let first = said.first().and_then(|t| t.lines().next()).unwrap_or("");
         println!("dumped {} first={first}", said.len());
         return Ok(());
