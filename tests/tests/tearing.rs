@@ -14,7 +14,11 @@ use enea_buffer_tests::{bins, Daemon, Interactive};
 const AREA: usize = 4096;
 /// The longest copy, and the most its start is past `AREA`.
 const MAX_LEN: usize = 1024;
+/// Region-side skews: every byte offset within a word.
 const SKEW: usize = 8;
+/// Destination skews relative to the region side's 32-byte alignment: all
+/// of them (0: 32-byte stores; 16: the realigned stores; else 16-byte ones).
+const DST_SKEW: usize = 32;
 /// The word the writer watches to stop.
 const STOP: usize = 72;
 /// Sweeps per path: a byte-wise copy tore from 3 to 14,000 words per sweep
@@ -37,8 +41,7 @@ struct Seen {
 
 /// Copies every (region skew, destination skew, length) once and checks
 /// every whole aligned 8-byte word of each copy. The destination skew is
-/// relative to the region side's 32-byte alignment (0: both sides alike,
-/// where the AVX2 path copies out in 32-byte accesses, else 16-byte ones).
+/// relative to the region side's 32-byte alignment ([`DST_SKEW`]).
 fn sweep(buffer: &mut enea_buffer_client::SharedBuffer) -> Seen {
     let mut seen = Seen::default();
     let mut out = vec![0u8; MAX_LEN + 2 * 32];
@@ -46,7 +49,7 @@ fn sweep(buffer: &mut enea_buffer_client::SharedBuffer) -> Seen {
         let at = AREA + skew;
         // Where `out` is on the region side's alignment modulo 32.
         let even = at.wrapping_sub(out.as_ptr() as usize) % 32;
-        for dst in (0..SKEW).map(|d| even + d) {
+        for dst in (0..DST_SKEW).map(|d| even + d) {
             for len in 0..=MAX_LEN {
                 let out = &mut out[dst..dst + len];
                 buffer.read_at(at, out).expect("read_at");
