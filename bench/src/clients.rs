@@ -90,8 +90,8 @@ fn private_buffer(len: usize, fill: u8) -> Vec<u8> {
 /// the region's start.
 pub const BULK_OFFSET: usize = 4096;
 
-/// P1: steady-state copies of each size into the mapped region against
-/// memcpy between two private buffers, batches interleaved.
+/// P1: steady-state copies of each size into and out of the mapped region
+/// against memcpy the same way between private buffers, batches interleaved.
 fn bulk(job: &Job, min_round: Duration) -> Res<Vec<BulkPoint>> {
     let conn = connect(&job.socket)?;
     let mut shm = map(&conn, true)?;
@@ -102,40 +102,51 @@ fn bulk(job: &Job, min_round: Duration) -> Res<Vec<BulkPoint>> {
             shm.len()
         ));
     }
-    let (src, mut dst) = (private_buffer(max, 1), private_buffer(max, 2));
-    let mut back = vec![0u8; max];
+    // memcpy's twin of the region: page-aligned as the region is, so that
+    // it meets the caller's buffers (`src`, `back`, `out`, from malloc) at
+    // the same relative alignment as `write_at` and `read_at` do.
+    let (src, mut twin) = (private_buffer(max, 1), private_buffer(max + 4096, 2));
+    let page = twin.as_ptr().align_offset(4096);
+    let twin = &mut twin[page..page + max];
+    let (mut back, mut out) = (vec![0u8; max], vec![0u8; max]);
     let mut points = Vec::new();
     for &size in &job.sizes {
-        let mut memcpy = || black_box(&mut dst[..size]).copy_from_slice(black_box(&src[..size]));
-        let write = |shm: &mut SharedBuffer| {
-            shm.write_at(BULK_OFFSET, black_box(&src[..size]))
-                .expect("write_at")
-        };
-        let iters = calibrate(min_round, &mut memcpy);
-        calibrate(min_round, || write(&mut shm));
-        let (mut base, mut ours, mut reads) = (Vec::new(), Vec::new(), Vec::new());
+        let copy = |to: &mut [u8], from: &[u8]| black_box(to).copy_from_slice(black_box(from));
+        let iters = calibrate(min_round, || copy(&mut twin[..size], &src[..size]));
+        calibrate(min_round, || {
+            shm.write_at(BULK_OFFSET, &src[..size]).expect("write_at")
+        });
+        let mut took: [Vec<f64>; 4] = Default::default();
         for round in 0..job.rounds {
             // Alternate which goes first, so neither always inherits the other's cache state.
+            let memcpy = |took: &mut [Vec<f64>; 4], twin: &mut [u8], out: &mut [u8]| {
+                took[0].push(per_call(iters, || copy(&mut twin[..size], &src[..size])));
+                took[1].push(per_call(iters, || copy(&mut out[..size], &twin[..size])));
+            };
             if round % 2 == 0 {
-                base.push(per_call(iters, &mut memcpy));
+                memcpy(&mut took, twin, &mut out);
             }
-            ours.push(per_call(iters, || write(&mut shm)));
-            reads.push(per_call(iters, || {
+            took[2].push(per_call(iters, || {
+                shm.write_at(BULK_OFFSET, black_box(&src[..size]))
+                    .expect("write_at")
+            }));
+            took[3].push(per_call(iters, || {
                 shm.read_at(BULK_OFFSET, black_box(&mut back[..size]))
                     .expect("read_at")
             }));
             if round % 2 == 1 {
-                base.push(per_call(iters, &mut memcpy));
+                memcpy(&mut took, twin, &mut out);
             }
         }
-        if back[..size] != src[..size] {
-            return Err(format!("region does not hold the {size} bytes written"));
+        if back[..size] != src[..size] || out[..size] != src[..size] {
+            return Err(format!("a copy does not hold the {size} bytes written"));
         }
         points.push(BulkPoint {
             size,
-            memcpy_s: median(&base),
-            shm_s: median(&ours),
-            read_s: median(&reads),
+            memcpy_s: median(&took[0]),
+            memcpy_out_s: median(&took[1]),
+            shm_s: median(&took[2]),
+            read_s: median(&took[3]),
         });
     }
     Ok(points)

@@ -79,8 +79,10 @@ impl Line {
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct BulkPoint {
     pub size: usize,
-    /// memcpy between two private buffers.
+    /// memcpy from a caller's buffer into a page-aligned private one.
     pub memcpy_s: f64,
+    /// memcpy from that page-aligned buffer into a caller's buffer.
+    pub memcpy_out_s: f64,
     /// `SharedBuffer::write_at` into the mapped region, steady state.
     pub shm_s: f64,
     /// `SharedBuffer::read_at` out of it, steady state.

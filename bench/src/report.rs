@@ -72,14 +72,20 @@ fn size_lines(r: &Results) -> Vec<Line> {
     let mut out: Vec<Line> = r
         .bulk
         .iter()
-        .flat_map(|p| [("write", p.shm_s), ("read", p.read_s)].map(|(how, s)| (p, how, s)))
-        .map(|(p, how, s)| {
+        .flat_map(|p| {
+            [
+                ("write", p.shm_s, p.memcpy_s),
+                ("read", p.read_s, p.memcpy_out_s),
+            ]
+            .map(|(how, s, base)| (p, how, s, base))
+        })
+        .map(|(p, how, s, base)| {
             let what = format!("{how}, S = {}", bytes(p.size));
             Line::new(
                 "P1",
                 what,
                 gbps(p.size, s),
-                Some(gbps(p.size, p.memcpy_s)),
+                Some(gbps(p.size, base)),
                 "GB/s",
             )
         })
@@ -429,6 +435,7 @@ mod tests {
             bulk: vec![BulkPoint {
                 size,
                 memcpy_s,
+                memcpy_out_s: memcpy_s,
                 shm_s: 2e-4,
                 read_s: 1e-4,
             }],
