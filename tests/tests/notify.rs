@@ -352,3 +352,27 @@ fn a_spinning_watcher_counts_itself_in_and_sleeps_after_its_spin() {
     assert!(watch.finish().success());
     assert_eq!(buffer.load_u32(WAITERS_OFFSET).unwrap(), 0);
 }
+
+/// `eneabuf watch --read-only --spin` spins on the polled view too: with an
+/// hour between polls, only the spin can see this process's store.
+#[test]
+fn a_read_only_watcher_spins_before_its_poll_interval() {
+    let daemon = Daemon::start_with(DaemonOptions::socket());
+    let buffer = connect(&daemon).map().expect("map");
+    let mut cmd = Command::new(bins::path(bins::ENEABUF));
+    cmd.args(daemon.client_args())
+        .args(["watch", "--read-only", "--interval", "1h", "--spin", "1h"])
+        .args(["--changes", "1"])
+        .stderr(Stdio::null());
+    let mut watch = Interactive::spawn(cmd);
+    assert_eq!(watch.reply(), format!("{DEADCAFE:#010x}"));
+    // Past its first look at the word: burning CPU, spinning (not asleep).
+    let pid = watch.pid();
+    let start = cpu_ticks(pid, pid);
+    eventually("the read-only watcher spins", || {
+        cpu_ticks(pid, pid) >= start + 10
+    });
+    buffer.fetch_add_u32(0, 1).expect("write");
+    assert_eq!(watch.reply(), format!("{:#010x}", DEADCAFE + 1));
+    assert!(watch.finish().success());
+}
