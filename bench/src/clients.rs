@@ -8,10 +8,10 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use enea_buffer_client::{
-    ConnectOptions, Connection, MapOptions, SharedBuffer, Transport, CONTROL_SIZE,
+    ConnectOptions, Connection, MapOptions, SharedBuffer, Transport, WaitOptions, CONTROL_SIZE,
 };
 
-use crate::measure::{calibrate, gbps, median, monotonic_ns, per_call, timed};
+use crate::measure::{calibrate, gbps, median, monotonic_ns, per_call, thread_cpu_ns, timed};
 use crate::proto::{BinderPoint, BulkPoint, Count, FirstTouch, Job, Line};
 use crate::{server, wake};
 
@@ -336,24 +336,31 @@ fn records(job: &Job, min_round: Duration) -> Res<Vec<Line>> {
 }
 
 /// P6's waiter: sees the word at `offset` go 1, 2, … `rounds`, woken
-/// through the library's futex wait or polling every `poll_ms`; returns
-/// when (CLOCK_MONOTONIC ns) it saw each value.
-fn waiter(job: &Job) -> Res<Vec<u64>> {
+/// through the library's futex wait (after a spin, if `spin`) or polling
+/// every `poll_ms`, pinned to `cpu` if given; returns when (CLOCK_MONOTONIC
+/// ns) it saw each value, and the CPU time it used for all of them (ns).
+fn waiter(job: &Job) -> Res<(Vec<u64>, u64)> {
     let conn = connect(&job.socket)?;
     let shm = map(&conn, false)?;
+    if let Some(cpu) = job.cpu {
+        crate::measure::pin(Some(cpu), &rustix::thread::CpuSet::new())?;
+    }
+    // A spin longer than any pause between two changes: every one is seen spinning.
+    let spin = Duration::from_secs(job.spin as u64);
+    let options = WaitOptions::default().with_spin(spin);
     ready_then_go()?;
-    let mut seen_ns = Vec::new();
+    let (mut seen_ns, cpu) = (Vec::new(), thread_cpu_ns());
     for round in 0..job.rounds as u32 {
         if let Some(ms) = job.poll_ms {
             while shm.load_u32(job.offset).map_err(|e| e.to_string())? == round {
                 std::thread::sleep(Duration::from_millis(ms));
             }
         } else {
-            shm.wait_u32_change(job.offset, round, Some(Duration::from_secs(30)))
+            shm.wait_u32_change_with(job.offset, round, Some(Duration::from_secs(30)), &options)
                 .map_err(|e| e.to_string())?
                 .ok_or("no change within 30 s")?;
         }
         seen_ns.push(monotonic_ns());
     }
-    Ok(seen_ns)
+    Ok((seen_ns, thread_cpu_ns() - cpu))
 }

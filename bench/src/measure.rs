@@ -39,6 +39,37 @@ pub fn median(v: &[f64]) -> f64 {
         .unwrap_or(f64::NAN)
 }
 
+/// The `q` quantile of `v` (nearest rank; `q` = 0.99: p99; NaN when empty).
+pub fn quantile(v: &[f64], q: f64) -> f64 {
+    let mut s = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    let rank = (q * s.len() as f64).ceil() as usize;
+    s.get(rank.saturating_sub(1)).copied().unwrap_or(f64::NAN)
+}
+
+/// CPU time of the calling thread, ns.
+pub fn thread_cpu_ns() -> u64 {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+    t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64
+}
+
+/// Two CPUs this process may run on, if it may run on two.
+pub fn two_cpus() -> Option<(usize, usize)> {
+    let set = rustix::thread::sched_getaffinity(None).ok()?;
+    let mut cpus = (0..rustix::thread::CpuSet::MAX_CPU).filter(|&c| set.is_set(c));
+    Some((cpus.next()?, cpus.next()?))
+}
+
+/// Pins the calling thread to `cpu` (`None`: to every CPU in `all`).
+pub fn pin(cpu: Option<usize>, all: &rustix::thread::CpuSet) -> Result<(), String> {
+    let set = cpu.map_or(*all, |c| {
+        let mut one = rustix::thread::CpuSet::new();
+        one.set(c);
+        one
+    });
+    rustix::thread::sched_setaffinity(None, &set).map_err(|e| format!("pinning to {cpu:?}: {e}"))
+}
+
 /// CLOCK_MONOTONIC in nanoseconds: comparable across processes on one machine.
 pub fn monotonic_ns() -> u64 {
     let t = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
@@ -60,5 +91,8 @@ mod tests {
         assert_eq!(median(&v), 50.0);
         assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
         assert!(median(&[]).is_nan());
+        assert_eq!(quantile(&v, 0.99), 99.0);
+        assert_eq!(quantile(&[3.0, 1.0, 2.0], 0.99), 3.0);
+        assert!(quantile(&[], 0.5).is_nan());
     }
 }

@@ -34,6 +34,9 @@ pub struct Job {
     pub count: u64,
     /// Poll every this many ms instead of waiting on the futex (P6).
     pub poll_ms: Option<u64>,
+    /// Spin before the futex wait (P6-spin), and the CPU to pin the waiter to.
+    pub spin: bool,
+    pub cpu: Option<usize>,
     /// The client library's copy path to force (`--copy-path`).
     pub copy_path: Option<String>,
 }

@@ -353,7 +353,7 @@ fn markdown(r: &Results, rows: &[Row], targets: &Targets) -> String {
          `populate` the pre-faulting is counted. Binder `put` moves {} `byte[]` chunks to a \
          bench-only server configured as the daemon is (tokio, 2 workers, RPC on a Unix socket, \
          android-13+ wire). Wake-up latency runs from CLOCK_MONOTONIC in the writer just before the \
-         store (futex, polling) or the oneway call to a listener registered with the writer \
+         store (futex, spin, polling) or the oneway call to a listener registered with the writer \
          (binder) to CLOCK_MONOTONIC in the waiter once it sees the value.\n",
         if r.quick { "Quick" } else { "Full" },
         r.machine,
@@ -425,6 +425,7 @@ mod tests {
             "P5-rss",
             "P5-ready",
             "P6",
+            "P6-spin",
             "P6-poll",
             "P7",
             "P7-small",

@@ -11,7 +11,7 @@ use enea_buffer_tests::{bins, Daemon, DaemonOptions, Interactive};
 use serde::Serialize;
 
 use crate::clients::connect;
-use crate::measure::median;
+use crate::measure::{median, pin, quantile, two_cpus};
 use crate::proto::{self, BinderPoint, BulkPoint, Count, FirstTouch, Job, Line};
 use crate::{server, wake};
 
@@ -276,34 +276,72 @@ fn p3(plan: &Plan, socket: &Path, work: &Path) -> Result<Vec<Line>, String> {
 fn p6(plan: &Plan, socket: &Path, work: &Path) -> Result<Vec<Line>, String> {
     let mut lines = Vec::new();
     step("P6 wake-up latency: futex vs a oneway binder callback vs 100 ms polling");
-    let futex = median(&wake_latencies(socket, plan.wake_rounds, None)?);
-    let binder = median(&wake::callback_latencies(
-        &work.join("wake.sock"),
-        plan.wake_rounds,
-    )?);
-    let poll = median(&wake_latencies(socket, plan.poll_rounds, Some(100))?);
+    let rounds = plan.wake_rounds;
+    let futex = median(&wake_latencies(socket, rounds, How::Futex, None)?.us);
+    let binder = median(&wake::callback_latencies(&work.join("wake.sock"), rounds)?);
+    let poll = median(&wake_latencies(socket, plan.poll_rounds, How::Poll(100), None)?.us);
     let changes = |n| format!("median of {n} changes");
-    lines.push(Line::new(
-        "P6",
-        changes(plan.wake_rounds),
-        futex,
-        Some(binder),
+    lines.push(Line::new("P6", changes(rounds), futex, Some(binder), "µs"));
+    let polled = changes(plan.poll_rounds);
+    lines.push(Line::new("P6-poll", polled, futex, Some(poll), "µs"));
+    step("P6-spin wake-up latency: spin, then futex vs futex, writer and waiter pinned");
+    let cpus = two_cpus();
+    let pinned = wake_latencies(socket, rounds, How::Futex, cpus)?;
+    let spin = wake_latencies(socket, rounds, How::Spin, cpus)?;
+    let us = |w: &Wakes, q| format!("{:.2}", quantile(&w.us, q));
+    let pinning = cpus.map_or(
+        "not pinned: this process may use one CPU only".into(),
+        |c| format!("writer on CPU {}, waiter on CPU {}", c.0, c.1),
+    );
+    let what = format!(
+        "p50 of {rounds} changes; p99 {} vs {} µs; waiter CPU per wake-up {:.1} vs {:.1} µs; {pinning}",
+        us(&spin, 0.99),
+        us(&pinned, 0.99),
+        spin.cpu_us,
+        pinned.cpu_us
+    );
+    let mut line = Line::new(
+        "P6-spin",
+        what,
+        median(&spin.us),
+        Some(median(&pinned.us)),
         "µs",
-    ));
-    lines.push(Line::new(
-        "P6-poll",
-        changes(plan.poll_rounds),
-        futex,
-        Some(poll),
-        "µs",
-    ));
+    );
+    // Every change must have been seen spinning, never counted in.
+    line.exact = spin.counted_in == 0;
+    lines.push(line);
     Ok(lines)
 }
 
+/// How P6's waiter waits.
+#[derive(Clone, Copy, PartialEq)]
+enum How {
+    Futex,
+    Spin,
+    Poll(u64),
+}
+
+/// P6's measurements of one waiter.
+struct Wakes {
+    /// Store → seen latencies, µs.
+    us: Vec<f64>,
+    /// The waiter's CPU time per change, µs.
+    cpu_us: f64,
+    /// Stores made while the waiter count was not 0 (a spinning waiter's must all be 0).
+    counted_in: usize,
+}
+
 /// P6: this process changes the word `rounds` times, each once the waiter
-/// process has counted itself in (futex) or at a random phase of its poll
-/// period, and pairs the time of each store with the time the waiter saw it (µs).
-fn wake_latencies(socket: &Path, rounds: usize, poll_ms: Option<u64>) -> Result<Vec<f64>, String> {
+/// process has counted itself in (futex), a moment after the last change
+/// (spin), or at a random phase of its poll period, and pairs the time of
+/// each store with the time the waiter saw it; writer and waiter are pinned
+/// to `cpus` if given.
+fn wake_latencies(
+    socket: &Path,
+    rounds: usize,
+    how: How,
+    cpus: Option<(usize, usize)>,
+) -> Result<Wakes, String> {
     let conn = connect(socket)?;
     let shm = conn.map().map_err(|e| e.to_string())?;
     let waiters = shm.atomic_u32(WAITERS_OFFSET).map_err(|e| e.to_string())?;
@@ -313,30 +351,52 @@ fn wake_latencies(socket: &Path, rounds: usize, poll_ms: Option<u64>) -> Result<
         socket: socket.to_path_buf(),
         rounds,
         offset: WAKE_OFFSET,
-        poll_ms,
+        poll_ms: if let How::Poll(ms) = how {
+            Some(ms)
+        } else {
+            None
+        },
+        spin: how == How::Spin,
+        cpu: cpus.map(|c| c.1),
         ..Job::default()
     };
     let mut waiter = peer(&j, &[])?;
+    let all = rustix::thread::sched_getaffinity(None).map_err(|e| e.to_string())?;
+    if let Some((writer, _)) = cpus {
+        pin(Some(writer), &all)?;
+    }
     waiter.send("go");
-    let mut stored_ns = Vec::new();
+    let (mut stored_ns, mut counted_in) = (Vec::new(), 0);
     for round in 1..=rounds as u32 {
-        if poll_ms.is_none() {
-            // The waiter counts itself in just before FUTEX_WAIT; give it a
-            // moment to get there, so the wake-up is measured from sleep.
-            while waiters.load(std::sync::atomic::Ordering::SeqCst) == 0 {
-                std::thread::yield_now();
+        match how {
+            How::Futex => {
+                // The waiter counts itself in just before FUTEX_WAIT; give it
+                // a moment to get there, so the wake-up is measured from sleep.
+                while waiters.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+                    std::thread::yield_now();
+                }
+                std::thread::sleep(wake::SETTLE);
             }
-            std::thread::sleep(wake::SETTLE);
-        } else {
-            std::thread::sleep(Duration::from_millis(37 + 61 * u64::from(round % 3)));
+            How::Spin => std::thread::sleep(wake::SETTLE),
+            How::Poll(_) => {
+                std::thread::sleep(Duration::from_millis(37 + 61 * u64::from(round % 3)))
+            }
+        }
+        if how == How::Spin && waiters.load(std::sync::atomic::Ordering::SeqCst) != 0 {
+            counted_in += 1;
         }
         stored_ns.push(crate::measure::monotonic_ns());
         shm.store_u32(WAKE_OFFSET, round)
             .map_err(|e| e.to_string())?;
     }
-    let seen_ns: Vec<u64> = proto::result(waiter)?;
+    pin(None, &all)?;
+    let (seen_ns, cpu_ns): (Vec<u64>, u64) = proto::result(waiter)?;
     let latency_us = |(a, b): (&u64, &u64)| b.saturating_sub(*a) as f64 / 1e3;
-    Ok(stored_ns.iter().zip(&seen_ns).map(latency_us).collect())
+    Ok(Wakes {
+        us: stored_ns.iter().zip(&seen_ns).map(latency_us).collect(),
+        cpu_us: cpu_ns as f64 / 1e3 / rounds as f64,
+        counted_in,
+    })
 }
 
 /// Starts `n` counting processes, releases them together, returns the

@@ -43,7 +43,7 @@ use crate::error::{Error, Result};
 use crate::layout::{Layout, WAITERS_OFFSET};
 use crate::mapping::Mapping;
 use crate::record::{Record, WEDGED_AFTER};
-use crate::waiters;
+use crate::waiters::{self, WaitOptions};
 
 /// Identity of the file behind an fd: equal in every process that maps the
 /// same region, whatever the fd numbers are.
@@ -203,9 +203,23 @@ impl SharedBuffer {
         old: u32,
         timeout: Option<Duration>,
     ) -> Result<Option<u32>> {
+        self.wait_u32_change_with(offset, old, timeout, &WaitOptions::default())
+    }
+
+    /// [`Self::wait_u32_change`] as `options` say: with a `spin`, it first
+    /// polls the word for up to that long (never past `timeout`), keeping a
+    /// CPU busy and not counted in, so a change is seen without a wake-up
+    /// and writers make no system call meanwhile; then it sleeps as usual.
+    pub fn wait_u32_change_with(
+        &self,
+        offset: usize,
+        old: u32,
+        timeout: Option<Duration>,
+        options: &WaitOptions,
+    ) -> Result<Option<u32>> {
         let count = self.waiters("change notification")?;
         let word = self.atomic_u32(offset)?;
-        Ok(waiters::wait_change(count, word, old, timeout))
+        Ok(waiters::wait_change(count, word, old, timeout, options))
     }
 
     /// Publishes `data` as the record at `offset` (a multiple of 8, at least

@@ -63,3 +63,4 @@ pub use error::{Error, FdUsage, Result};
 pub use layout::{CONTROL_SIZE, RECORD_HEADER_SIZE, WAITERS_OFFSET};
 pub use mapping::MapOptions;
 pub use options::{ConnectOptions, Transport, TransportKind};
+pub use waiters::WaitOptions;

@@ -58,18 +58,68 @@ pub(crate) fn wait_once(count: &AtomicU32, word: &AtomicU32, old: u32, timeout: 
     count_out(count);
 }
 
+/// How a wait for a word's change spends its time before it sleeps.
+/// The default does not spin: it sleeps in `FUTEX_WAIT` at once.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct WaitOptions {
+    /// How long to poll the word before sleeping (never past the wait's
+    /// timeout): a CPU kept busy for up to this long per wait, uncounted,
+    /// so writers make no system call meanwhile.
+    pub spin: Duration,
+}
+
+impl WaitOptions {
+    /// These options, polling the word for up to `spin` before sleeping.
+    pub fn with_spin(self, spin: Duration) -> Self {
+        Self { spin }
+    }
+}
+
+/// How many polls of the word a spin makes between two looks at the clock
+/// (a clock read costs about as much as a few dozen polls).
+const POLLS_PER_CLOCK: u32 = 64;
+
+/// Polls `word` while it holds `old`, for at most `budget`, without counting
+/// in: the new value, or `None` when the budget ran out.
+fn spin(word: &AtomicU32, old: u32, budget: Duration) -> Option<u32> {
+    if budget.is_zero() {
+        return None;
+    }
+    // Compares elapsed time with the budget: no deadline to overflow.
+    let start = Instant::now();
+    loop {
+        for _ in 0..POLLS_PER_CLOCK {
+            let now = word.load(Ordering::Acquire);
+            if now != old {
+                return Some(now);
+            }
+            std::hint::spin_loop();
+        }
+        if start.elapsed() >= budget {
+            return None;
+        }
+    }
+}
+
 /// Waits until `word` holds something else than `old`, for at most
 /// `timeout` (`None`, or one too long to have a deadline: for as long as it
-/// takes); the new value, or `None` when the time ran out. Looks at the
-/// word at least every [`RECHECK`], woken or not.
+/// takes); the new value, or `None` when the time ran out. First polls the
+/// word for `options.spin` (within the timeout), uncounted; then sleeps,
+/// counted in, looking at the word at least every [`RECHECK`], woken or not.
 pub(crate) fn wait_change(
     count: &AtomicU32,
     word: &AtomicU32,
     old: u32,
     timeout: Option<Duration>,
+    options: &WaitOptions,
 ) -> Option<u32> {
     // Saturates: a deadline past what an Instant holds is centuries away.
     let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+    let budget = timeout.map_or(options.spin, |t| t.min(options.spin));
+    if let Some(now) = spin(word, old, budget) {
+        return Some(now);
+    }
     loop {
         let now = word.load(Ordering::SeqCst);
         if now != old {
@@ -152,8 +202,30 @@ mod tests {
     #[test]
     fn the_longest_timeout_is_no_deadline() {
         let (count, word) = (AtomicU32::new(0), AtomicU32::new(5));
-        assert_eq!(wait_change(&count, &word, 4, Some(Duration::MAX)), Some(5));
+        let spin = WaitOptions::default().with_spin(Duration::MAX);
+        for options in [WaitOptions::default(), spin] {
+            let got = wait_change(&count, &word, 4, Some(Duration::MAX), &options);
+            assert_eq!(got, Some(5));
+        }
         assert_eq!(count.load(Ordering::SeqCst), 0);
+    }
+
+    /// A spin never outlasts the wait's timeout: a waiter told to spin for
+    /// an hour with a 1 ms timeout gives up (with a generous bound for a
+    /// loaded machine), never counted in. The words are leaked so that a
+    /// waiter spinning on wrongly does not hold the test up.
+    #[test]
+    fn a_spin_ends_at_the_timeout() {
+        let words: &'static [AtomicU32; 2] =
+            Box::leak(Box::new([AtomicU32::new(0), AtomicU32::new(0)]));
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let options = WaitOptions::default().with_spin(Duration::from_secs(3600));
+            let timeout = Some(Duration::from_millis(1));
+            tx.send(wait_change(&words[0], &words[1], 0, timeout, &options))
+        });
+        assert_eq!(rx.recv_timeout(Duration::from_secs(10)), Ok(None));
+        assert_eq!(words[0].load(Ordering::SeqCst), 0);
     }
 
     /// An uncounted waiter's sleeps grow from short to the caller's bound,
@@ -217,7 +289,7 @@ mod tests {
         let got = std::thread::scope(|s| {
             let (tx, rx) = std::sync::mpsc::channel();
             let (count, word) = (&count, &word);
-            s.spawn(move || tx.send(wait_change(count, word, 0, None)));
+            s.spawn(move || tx.send(wait_change(count, word, 0, None, &WaitOptions::default())));
             while count.load(Ordering::SeqCst) == 0 {
                 std::thread::yield_now();
             }

@@ -271,3 +271,108 @@ fn the_longest_timeouts_connect_wait_and_publish() {
         .expect("read-only snapshot");
     assert_eq!(&out, b"longest");
 }
+
+/// CPU time (clock ticks, user + system) the thread `tid` of `pid` used.
+fn cpu_ticks(pid: u32, tid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/stat"))
+        .expect("reading the watcher's stat");
+    // Fields 14 and 15 (utime, stime), counted after the command's ")".
+    let fields: Vec<&str> = stat[stat.rfind(')').expect("a stat line") + 1..]
+        .split_whitespace()
+        .collect();
+    fields[11].parse::<u64>().expect("utime") + fields[12].parse::<u64>().expect("stime")
+}
+
+/// `eneabuf watch --spin` polls word 0 without counting itself in: while
+/// it burns CPU (well past what a sleeping watcher uses), every look at
+/// the waiter word finds 0, so writers make no system call; a store from
+/// this process is then seen by the spinning watcher.
+#[test]
+fn a_spinning_watcher_stays_uncounted_and_sees_another_process_store() {
+    let daemon = Daemon::start_with(DaemonOptions::socket());
+    let buffer = connect(&daemon).map().expect("map");
+    let mut cmd = Command::new(bins::path(bins::ENEABUF));
+    cmd.args(daemon.client_args())
+        .args(["watch", "--changes", "1", "--spin", "1h"])
+        .stderr(Stdio::null());
+    let mut watch = Interactive::spawn(cmd);
+    assert_eq!(watch.reply(), format!("{DEADCAFE:#010x}"));
+    // 30 ticks (300 ms at USER_HZ 100) of CPU after its first line: the
+    // watcher is spinning; a sleeping one uses microseconds per 100 ms.
+    let pid = watch.pid();
+    let start = cpu_ticks(pid, pid);
+    let mut looks = 0u64;
+    let deadline = Instant::now() + WAIT;
+    while cpu_ticks(pid, pid) < start + 30 {
+        assert_eq!(
+            buffer.load_u32(WAITERS_OFFSET).unwrap(),
+            0,
+            "the spinning watcher counted itself in"
+        );
+        looks += 1;
+        assert!(
+            Instant::now() < deadline,
+            "the watcher did not spin: {} ticks of CPU in {WAIT:?}",
+            cpu_ticks(pid, pid) - start
+        );
+        // Leaves the CPUs to the watcher (a look every millisecond suffices).
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert!(looks > 0);
+    buffer.fetch_add_u32(0, 1).expect("write");
+    assert_eq!(watch.reply(), format!("{:#010x}", DEADCAFE + 1));
+    assert!(watch.finish().success());
+    assert_eq!(buffer.load_u32(WAITERS_OFFSET).unwrap(), 0);
+}
+
+/// Once its spin budget is spent (here across two of its bounded waits),
+/// `eneabuf watch --spin` counts itself in and sleeps in FUTEX_WAIT, and a
+/// write from this process wakes it.
+#[test]
+fn a_spinning_watcher_counts_itself_in_and_sleeps_after_its_spin() {
+    let daemon = Daemon::start_with(DaemonOptions::socket());
+    let buffer = connect(&daemon).map().expect("map");
+    let mut cmd = Command::new(bins::path(bins::ENEABUF));
+    cmd.args(daemon.client_args())
+        .args(["watch", "--changes", "1", "--spin", "250ms"])
+        .stderr(Stdio::null());
+    let mut watch = Interactive::spawn(cmd);
+    assert_eq!(watch.reply(), format!("{DEADCAFE:#010x}"));
+    let pid = watch.pid();
+    let wchan = || std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/wchan"));
+    eventually(
+        "the watcher counts itself in and sleeps on the futex",
+        || {
+            buffer.load_u32(WAITERS_OFFSET).unwrap() == 1
+                && wchan().unwrap_or_default().contains("futex")
+        },
+    );
+    buffer.fetch_add_u32(0, 1).expect("write");
+    assert_eq!(watch.reply(), format!("{:#010x}", DEADCAFE + 1));
+    assert!(watch.finish().success());
+    assert_eq!(buffer.load_u32(WAITERS_OFFSET).unwrap(), 0);
+}
+
+/// `eneabuf watch --read-only --spin` spins on the polled view too: with an
+/// hour between polls, only the spin can see this process's store.
+#[test]
+fn a_read_only_watcher_spins_before_its_poll_interval() {
+    let daemon = Daemon::start_with(DaemonOptions::socket());
+    let buffer = connect(&daemon).map().expect("map");
+    let mut cmd = Command::new(bins::path(bins::ENEABUF));
+    cmd.args(daemon.client_args())
+        .args(["watch", "--read-only", "--interval", "1h", "--spin", "1h"])
+        .args(["--changes", "1"])
+        .stderr(Stdio::null());
+    let mut watch = Interactive::spawn(cmd);
+    assert_eq!(watch.reply(), format!("{DEADCAFE:#010x}"));
+    // Past its first look at the word: burning CPU, spinning (not asleep).
+    let pid = watch.pid();
+    let start = cpu_ticks(pid, pid);
+    eventually("the read-only watcher spins", || {
+        cpu_ticks(pid, pid) >= start + 10
+    });
+    buffer.fetch_add_u32(0, 1).expect("write");
+    assert_eq!(watch.reply(), format!("{:#010x}", DEADCAFE + 1));
+    assert!(watch.finish().success());
+}

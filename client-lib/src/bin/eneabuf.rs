@@ -67,6 +67,11 @@ enum Command {
         /// Poll the read-only view; never ask for the read-write one.
         #[arg(long)]
         read_only: bool,
+        /// Before sleeping until the next change, poll word 0 for up to
+        /// this long, keeping a CPU busy: a change within it is seen at
+        /// once, without a wake-up. 0 sleeps at once.
+        #[arg(long, value_name = "DURATION", default_value = "0", value_parser = enea_buffer_common::parse_duration)]
+        spin: Duration,
         /// Stop after this many changes.
         #[arg(long, value_name = "N")]
         changes: Option<u64>,
@@ -128,12 +133,14 @@ fn run(cli: Cli, out: &mut impl Write) -> Result<(), Stop> {
         Command::Watch {
             interval,
             read_only,
+            spin,
             changes,
             no_follow,
         } => {
             let args = watch::Watch {
                 interval,
                 read_only,
+                spin,
                 changes,
                 follow: !no_follow,
             };

@@ -4,10 +4,10 @@
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use enea_buffer_client::{
-    ConnectOptions, Connection, DeathWatch, Error, ReadOnlyBuffer, SharedBuffer,
+    ConnectOptions, Connection, DeathWatch, Error, ReadOnlyBuffer, SharedBuffer, WaitOptions,
 };
 
 use crate::stop::Stop;
@@ -18,6 +18,8 @@ pub struct Watch {
     pub interval: Duration,
     /// Poll the read-only view only.
     pub read_only: bool,
+    /// How long to poll word 0 before sleeping until each change.
+    pub spin: Duration,
     /// Stop after this many changes.
     pub changes: Option<u64>,
     /// Reconnect when the service dies (else exit with an error).
@@ -44,11 +46,31 @@ impl View {
     }
 
     /// The new value if word 0 moved off `last` within one bounded wait, so
-    /// that the caller looks at the death flag at least that often.
-    fn wait_change(&self, last: u32) -> Result<Option<u32>, Error> {
+    /// that the caller looks at the death flag at least that often; the
+    /// wait first polls the word for up to `spin` of it.
+    fn wait_change(&self, last: u32, spin: Duration) -> Result<Option<u32>, Error> {
+        let bound = SharedBuffer::WAIT_RECHECK;
         match self {
-            View::Notified(b) => b.wait_u32_change(0, last, Some(SharedBuffer::WAIT_RECHECK)),
+            View::Notified(b) => {
+                let options = WaitOptions::default().with_spin(spin);
+                b.wait_u32_change_with(0, last, Some(bound), &options)
+            }
             View::Polled(b, interval) => {
+                let start = Instant::now();
+                loop {
+                    let now = b.load_u32(0)?;
+                    if now != last {
+                        return Ok(Some(now));
+                    }
+                    if start.elapsed() >= spin.min(bound) {
+                        break;
+                    }
+                    std::hint::spin_loop();
+                }
+                if spin > bound {
+                    // Spin left: the caller comes back after a look at the death flag.
+                    return Ok(None);
+                }
                 std::thread::sleep(*interval);
                 let now = b.load_u32(0)?;
                 Ok((now != last).then_some(now))
@@ -173,6 +195,8 @@ pub fn run(options: &ConnectOptions, args: &Watch, out: &mut impl Write) -> Resu
     let mut last = session.view.load()?;
     writeln!(out, "{last:#010x}")?;
     let mut seen = 0;
+    // The spin is per change, across the bounded waits that look for it.
+    let mut spin_left = args.spin;
     while args.changes.map_or(true, |n| seen < n) {
         if session.died() {
             let endpoint = session.conn.endpoint().to_owned();
@@ -196,12 +220,17 @@ pub fn run(options: &ConnectOptions, args: &Watch, out: &mut impl Write) -> Resu
                 seen += 1;
             }
             last = now;
+            spin_left = args.spin;
             continue;
         }
-        if let Some(now) = session.view.wait_change(last)? {
+        let start = Instant::now();
+        let changed = session.view.wait_change(last, spin_left)?;
+        spin_left = spin_left.saturating_sub(start.elapsed());
+        if let Some(now) = changed {
             writeln!(out, "{now:#010x}")?;
             last = now;
             seen += 1;
+            spin_left = args.spin;
         }
     }
     Ok(())
