@@ -43,12 +43,7 @@ fn watch_sleeps_on_the_futex_counted_in_the_waiter_word_and_wakes_on_a_write() {
         "nobody waits yet"
     );
 
-    let mut cmd = Command::new(bins::path(bins::ENEABUF));
-    cmd.args(daemon.client_args())
-        .args(["watch", "--changes", "1"])
-        .stderr(Stdio::null());
-    let mut watch = Interactive::spawn(cmd);
-    assert_eq!(watch.reply(), format!("{DEADCAFE:#010x}"));
+    let mut watch = watch_from_deadcafe(&daemon, &["watch", "--changes", "1"]);
 
     // The documented layout: a waiter counts itself in word 1 before it sleeps.
     let deadline = Instant::now() + WAIT;
@@ -291,12 +286,7 @@ fn cpu_ticks(pid: u32, tid: u32) -> u64 {
 fn a_spinning_watcher_stays_uncounted_and_sees_another_process_store() {
     let daemon = Daemon::start_with(DaemonOptions::socket());
     let buffer = connect(&daemon).map().expect("map");
-    let mut cmd = Command::new(bins::path(bins::ENEABUF));
-    cmd.args(daemon.client_args())
-        .args(["watch", "--changes", "1", "--spin", "1h"])
-        .stderr(Stdio::null());
-    let mut watch = Interactive::spawn(cmd);
-    assert_eq!(watch.reply(), format!("{DEADCAFE:#010x}"));
+    let mut watch = watch_from_deadcafe(&daemon, &["watch", "--changes", "1", "--spin", "1h"]);
     // 30 ticks (300 ms at USER_HZ 100) of CPU after its first line: the
     // watcher is spinning; a sleeping one uses microseconds per 100 ms.
     let pid = watch.pid();
@@ -332,12 +322,7 @@ fn a_spinning_watcher_stays_uncounted_and_sees_another_process_store() {
 fn a_spinning_watcher_counts_itself_in_and_sleeps_after_its_spin() {
     let daemon = Daemon::start_with(DaemonOptions::socket());
     let buffer = connect(&daemon).map().expect("map");
-    let mut cmd = Command::new(bins::path(bins::ENEABUF));
-    cmd.args(daemon.client_args())
-        .args(["watch", "--changes", "1", "--spin", "250ms"])
-        .stderr(Stdio::null());
-    let mut watch = Interactive::spawn(cmd);
-    assert_eq!(watch.reply(), format!("{DEADCAFE:#010x}"));
+    let mut watch = watch_from_deadcafe(&daemon, &["watch", "--changes", "1", "--spin", "250ms"]);
     let pid = watch.pid();
     let wchan = || std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/wchan"));
     eventually(
@@ -359,13 +344,19 @@ fn a_spinning_watcher_counts_itself_in_and_sleeps_after_its_spin() {
 fn a_read_only_watcher_spins_before_its_poll_interval() {
     let daemon = Daemon::start_with(DaemonOptions::socket());
     let buffer = connect(&daemon).map().expect("map");
-    let mut cmd = Command::new(bins::path(bins::ENEABUF));
-    cmd.args(daemon.client_args())
-        .args(["watch", "--read-only", "--interval", "1h", "--spin", "1h"])
-        .args(["--changes", "1"])
-        .stderr(Stdio::null());
-    let mut watch = Interactive::spawn(cmd);
-    assert_eq!(watch.reply(), format!("{DEADCAFE:#010x}"));
+    let mut watch = watch_from_deadcafe(
+        &daemon,
+        &[
+            "watch",
+            "--read-only",
+            "--interval",
+            "1h",
+            "--spin",
+            "1h",
+            "--changes",
+            "1",
+        ],
+    );
     // Past its first look at the word: burning CPU, spinning (not asleep).
     let pid = watch.pid();
     let start = cpu_ticks(pid, pid);
@@ -375,4 +366,16 @@ fn a_read_only_watcher_spins_before_its_poll_interval() {
     buffer.fetch_add_u32(0, 1).expect("write");
     assert_eq!(watch.reply(), format!("{:#010x}", DEADCAFE + 1));
     assert!(watch.finish().success());
+}
+
+/// `eneabuf <args>` (a `watch`) against `daemon`, past its first line: word 0
+/// as the daemon set it.
+fn watch_from_deadcafe(daemon: &Daemon, args: &[&str]) -> Interactive {
+    let mut cmd = Command::new(bins::path(bins::ENEABUF));
+    cmd.args(daemon.client_args())
+        .args(args)
+        .stderr(Stdio::null());
+    let mut watch = Interactive::spawn(cmd);
+    assert_eq!(watch.reply(), format!("{DEADCAFE:#010x}"));
+    watch
 }
