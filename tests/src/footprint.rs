@@ -1,4 +1,4 @@
-//! What /proc says about a process's memory and threads (the daemon's
+//! What /proc says about a process's memory, threads and CPU time (the daemon's
 //! footprint: leak tests bound it, the bench reports it).
 
 /// Field `name` of `/proc/<pid>/status` (e.g. `VmRSS`, `Threads`): kB
@@ -22,6 +22,17 @@ pub fn rss(pid: u32) -> u64 {
     status_field(pid, "VmRSS").unwrap_or_else(|| panic!("no VmRSS in /proc/{pid}/status"))
 }
 
+/// CPU time (clock ticks, user + system) the thread `tid` of `pid` used.
+pub fn cpu_ticks(pid: u32, tid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/stat"))
+        .expect("reading the thread's stat");
+    // Fields 14 and 15 (utime, stime), counted after the command's ")".
+    let fields: Vec<&str> = stat[stat.rfind(')').expect("a stat line") + 1..]
+        .split_whitespace()
+        .collect();
+    fields[11].parse::<u64>().expect("utime") + fields[12].parse::<u64>().expect("stime")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -32,5 +43,6 @@ mod tests {
         assert!(rss(me) > 0);
         assert!(status_field(me, "Threads").is_some_and(|n| n >= 1));
         assert_eq!(status_field(me, "NoSuchField"), None);
+        let _ = cpu_ticks(me, me);
     }
 }

@@ -7,6 +7,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use enea_buffer_client::{Connection, Error, SharedBuffer, CONTROL_SIZE, WAITERS_OFFSET};
+use enea_buffer_tests::footprint::cpu_ticks;
 use enea_buffer_tests::{
     bins, eventually, Daemon, DaemonOptions, Interactive, Probe, DEADCAFE, WAIT,
 };
@@ -265,17 +266,6 @@ fn the_longest_timeouts_connect_wait_and_publish() {
     ro.snapshot(record, &mut out, Duration::MAX)
         .expect("read-only snapshot");
     assert_eq!(&out, b"longest");
-}
-
-/// CPU time (clock ticks, user + system) the thread `tid` of `pid` used.
-fn cpu_ticks(pid: u32, tid: u32) -> u64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/stat"))
-        .expect("reading the watcher's stat");
-    // Fields 14 and 15 (utime, stime), counted after the command's ")".
-    let fields: Vec<&str> = stat[stat.rfind(')').expect("a stat line") + 1..]
-        .split_whitespace()
-        .collect();
-    fields[11].parse::<u64>().expect("utime") + fields[12].parse::<u64>().expect("stime")
 }
 
 /// `eneabuf watch --spin` polls word 0 without counting itself in: while
