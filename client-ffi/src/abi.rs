@@ -41,6 +41,7 @@ same_signature!(
     enea_buffer_shared_store_u32,
     enea_buffer_shared_fetch_add_u32,
     enea_buffer_shared_wait_change,
+    enea_buffer_shared_wait_change_spin,
     enea_buffer_shared_read_at,
     enea_buffer_shared_write_at,
     enea_buffer_shared_publish,

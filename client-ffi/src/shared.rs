@@ -11,7 +11,7 @@ use std::ffi::c_void;
 use std::sync::{PoisonError, RwLock, RwLockReadGuard, TryLockError};
 use std::time::Duration;
 
-use enea_buffer_client::SharedBuffer;
+use enea_buffer_client::{SharedBuffer, WaitOptions};
 
 use crate::args::{self, bytes, bytes_mut, handle, write_optional, write_out};
 use crate::status::{guard, guard_close, Failure, Status};
@@ -188,18 +188,52 @@ pub unsafe extern "C" fn enea_buffer_shared_wait_change(
     timeout_ms: u32,
     out: *mut u32,
 ) -> Status {
-    guard(|| {
-        args::check_out(out, "out")?;
+    let options = WaitOptions::default();
+    // SAFETY: forwarded contracts.
+    guard(|| unsafe { wait_change(buffer, offset, old_value, timeout_ms, &options, out) })
+}
+
+/// C: `enea_buffer_shared_wait_change_spin`.
+///
+/// # Safety
+/// `buffer` is NULL or open; `out` is NULL or valid for a write.
+#[no_mangle]
+pub unsafe extern "C" fn enea_buffer_shared_wait_change_spin(
+    buffer: *const sys::enea_buffer_shared,
+    offset: usize,
+    old_value: u32,
+    timeout_ms: u32,
+    spin_us: u32,
+    out: *mut u32,
+) -> Status {
+    let spin = Duration::from_micros(u64::from(spin_us));
+    let options = WaitOptions::default().with_spin(spin);
+    // SAFETY: forwarded contracts.
+    guard(|| unsafe { wait_change(buffer, offset, old_value, timeout_ms, &options, out) })
+}
+
+/// Both wait calls: the new value into `out`, or TIMEOUT.
+///
+/// # Safety
+/// `buffer` is NULL or open; `out` is NULL or valid for a write.
+unsafe fn wait_change(
+    buffer: *const sys::enea_buffer_shared,
+    offset: usize,
+    old_value: u32,
+    timeout_ms: u32,
+    options: &WaitOptions,
+    out: *mut u32,
+) -> Result<(), Failure> {
+    args::check_out(out, "out")?;
+    // SAFETY: forwarded contract.
+    let buffer = unsafe { shared(buffer) }?.words();
+    match buffer.wait_u32_change_with(offset, old_value, wait_timeout(timeout_ms), options)? {
         // SAFETY: forwarded contract.
-        let buffer = unsafe { shared(buffer) }?.words();
-        match buffer.wait_u32_change(offset, old_value, wait_timeout(timeout_ms))? {
-            // SAFETY: forwarded contract.
-            Some(value) => unsafe { write_out(out, value, "out") },
-            None => Err(Failure::Timeout(format!(
-                "the word at offset {offset} still held {old_value:#x} after {timeout_ms} ms"
-            ))),
-        }
-    })
+        Some(value) => unsafe { write_out(out, value, "out") },
+        None => Err(Failure::Timeout(format!(
+            "the word at offset {offset} still held {old_value:#x} after {timeout_ms} ms"
+        ))),
+    }
 }
 
 /// C: `enea_buffer_shared_read_at`.

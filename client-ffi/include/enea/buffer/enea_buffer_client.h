@@ -267,6 +267,19 @@ enea_buffer_status enea_buffer_shared_wait_change(const enea_buffer_shared *buff
                                                   size_t offset, uint32_t old_value,
                                                   uint32_t timeout_ms, uint32_t *out);
 
+/* As enea_buffer_shared_wait_change (same results and errors), but first
+ * polls the word for up to spin_us microseconds, never past timeout_ms,
+ * and returns the new value if it changes meanwhile. While it polls, the
+ * thread keeps its CPU busy and is not counted among the word's waiters,
+ * so writers still make no system call; then it sleeps as
+ * enea_buffer_shared_wait_change does. spin_us 0: no polling, the same as
+ * enea_buffer_shared_wait_change. Spin only where a writer is known to
+ * store soon and a CPU can be spared. */
+enea_buffer_status enea_buffer_shared_wait_change_spin(const enea_buffer_shared *buffer,
+                                                       size_t offset, uint32_t old_value,
+                                                       uint32_t timeout_ms, uint32_t spin_us,
+                                                       uint32_t *out);
+
 /* Copies len bytes at offset out of the region into out (volatile: each
  * aligned word in the range is one load, so a peer's aligned word store is
  * seen whole or not at all; the range as a whole may be seen half-updated,

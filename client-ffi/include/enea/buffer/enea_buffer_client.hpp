@@ -113,6 +113,13 @@ inline uint32_t millis(std::chrono::milliseconds t) {
     if (static_cast<unsigned long long>(ms) >= ENEA_BUFFER_FOREVER) return ENEA_BUFFER_FOREVER - 1;
     return static_cast<uint32_t>(ms);
 }
+// Microseconds for the C API, clamped into [0, UINT32_MAX].
+inline uint32_t micros(std::chrono::microseconds t) {
+    const auto us = t.count();
+    if (us <= 0) return 0;
+    if (static_cast<unsigned long long>(us) >= UINT32_MAX) return UINT32_MAX;
+    return static_cast<uint32_t>(us);
+}
 template <class H, void (*Close)(H *)>
 struct Closer {
     void operator()(H *h) const noexcept { Close(h); }
@@ -173,6 +180,16 @@ public:
         uint32_t v = 0;
         const uint32_t ms = timeout ? detail::millis(*timeout) : ENEA_BUFFER_FOREVER;
         const Status s = enea_buffer_shared_wait_change(h_.get(), offset, old_value, ms, &v);
+        return detail::make(s, v);
+    }
+    // wait_change, first polling the word for up to `spin` (never past the timeout).
+    Result<uint32_t> wait_change_spin(std::size_t offset, uint32_t old_value,
+                                      std::optional<std::chrono::milliseconds> timeout,
+                                      std::chrono::microseconds spin) const {
+        uint32_t v = 0;
+        const uint32_t ms = timeout ? detail::millis(*timeout) : ENEA_BUFFER_FOREVER;
+        const Status s = enea_buffer_shared_wait_change_spin(h_.get(), offset, old_value, ms,
+                                                             detail::micros(spin), &v);
         return detail::make(s, v);
     }
     Result<void> read_at(std::size_t offset, void *out, std::size_t len) {
