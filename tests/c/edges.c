@@ -50,6 +50,11 @@ int main(int argc, char **argv) {
     CASE("wait_null_out", enea_buffer_shared_wait_change(rw, 0, 0, 0, NULL));
     CHECK(enea_buffer_shared_load_u32(rw, 0, &word));
     CASE("wait_times_out", enea_buffer_shared_wait_change(rw, 0, word, 10, &word));
+    CASE("wait_spin_null_out", enea_buffer_shared_wait_change_spin(rw, 0, 0, 0, 1, NULL));
+    CASE("wait_spin_misaligned", enea_buffer_shared_wait_change_spin(rw, 2, 0, 0, 1, &word));
+    /* A spin of about 71 minutes ends at the 10 ms timeout. */
+    CASE("wait_spin_times_out",
+         enea_buffer_shared_wait_change_spin(rw, 0, word, 10, UINT32_MAX, &word));
     CASE("publish_inside_control", enea_buffer_shared_publish(rw, 0, bytes, 8, 100));
     CASE("snapshot_past_end", enea_buffer_shared_snapshot(rw, size - 8, bytes, 16, 100, NULL));
     CASE("status_name_unknown", (enea_buffer_status)99);

@@ -12,8 +12,11 @@ use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
+use enea_buffer_client::WAITERS_OFFSET;
 use enea_buffer_tests::daemon::fresh_dir;
+use enea_buffer_tests::footprint::cpu_ticks;
 use enea_buffer_tests::probe::run_bounded;
 use enea_buffer_tests::{bins, record, Daemon, Interactive, Mode, DEADCAFE, WAIT};
 
@@ -222,6 +225,57 @@ fn a_cpp_watcher_sees_each_publish_of_a_rust_writer_whole() {
     assert!(status.success(), "watch_snapshot: {status}");
 }
 
+/// A C waiter spinning (`enea_buffer_shared_wait_change_spin`, a spin of
+/// about 71 minutes) polls word 0 without counting itself in: while it
+/// burns CPU, every look at the waiter word finds 0, so writers make no
+/// system call; a store from this process is then seen by the spinner.
+#[test]
+fn a_spinning_c_waiter_stays_uncounted_and_sees_another_process_store() {
+    spinning_waiter_stays_uncounted("tests/c/spin_wait.c");
+}
+
+/// The same through the C++ API (`SharedBuffer::wait_change_spin`).
+#[test]
+fn a_spinning_cpp_waiter_stays_uncounted_and_sees_another_process_store() {
+    spinning_waiter_stays_uncounted("tests/c/spin_wait_cpp.cpp");
+}
+
+/// Runs `source`'s spinning waiter (usage: TARGET SPIN_US) and checks it
+/// spins uncounted, then sees this process's store.
+fn spinning_waiter_stays_uncounted(source: &str) {
+    let daemon = Daemon::start();
+    let conn = enea_buffer_client::Connection::connect(&daemon.connect_options()).unwrap();
+    let buffer = conn.map().unwrap();
+    let mut cmd = command(&program(source));
+    cmd.args([target(&daemon), u32::MAX.to_string()]);
+    let mut waiter = Interactive::spawn(cmd);
+    assert_eq!(waiter.reply(), format!("ready {DEADCAFE:#010x}"));
+    // 30 ticks (300 ms at USER_HZ 100) of CPU after its first line: the
+    // waiter is spinning; a sleeping one uses microseconds per 100 ms.
+    let pid = waiter.pid();
+    let start = cpu_ticks(pid, pid);
+    let deadline = Instant::now() + WAIT;
+    while cpu_ticks(pid, pid) < start + 30 {
+        assert_eq!(
+            buffer.load_u32(WAITERS_OFFSET).unwrap(),
+            0,
+            "the spinning waiter counted itself in"
+        );
+        assert!(
+            Instant::now() < deadline,
+            "the waiter did not spin: {} ticks of CPU in {WAIT:?}",
+            cpu_ticks(pid, pid) - start
+        );
+        // Leaves the CPUs to the waiter (a look every millisecond suffices).
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    buffer.fetch_add_u32(0, 1).unwrap();
+    assert_eq!(waiter.reply(), format!("changed {:#010x}", DEADCAFE + 1));
+    let status = waiter.finish();
+    assert!(status.success(), "{source}: {status}");
+    assert_eq!(buffer.load_u32(WAITERS_OFFSET).unwrap(), 0);
+}
+
 /// Bad pointers, lengths, offsets and enum values through the C ABI: each
 /// is refused with its own status (the program would crash otherwise).
 #[test]
@@ -249,6 +303,9 @@ fn bad_arguments_are_refused_with_their_status() {
         ("ro_read_past_end", "OUT_OF_BOUNDS"),
         ("wait_null_out", "INVALID_ARGUMENT"),
         ("wait_times_out", "TIMEOUT"),
+        ("wait_spin_null_out", "INVALID_ARGUMENT"),
+        ("wait_spin_misaligned", "MISALIGNED"),
+        ("wait_spin_times_out", "TIMEOUT"),
         ("publish_inside_control", "OUT_OF_BOUNDS"),
         ("snapshot_past_end", "OUT_OF_BOUNDS"),
     ];
