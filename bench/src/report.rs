@@ -422,6 +422,7 @@ mod tests {
             "P6-poll",
             "P7",
             "P7-small",
+            "P8",
         ] {
             lines.push(Line::new(key, String::new(), 1.0, Some(10.0), "x"));
         }
