@@ -13,7 +13,7 @@ use enea_buffer_client::{
 
 use crate::measure::{calibrate, gbps, median, monotonic_ns, per_call, thread_cpu_ns, timed};
 use crate::proto::{BinderPoint, BulkPoint, Count, FirstTouch, Job, Line};
-use crate::{server, wake};
+use crate::{iceoryx, server, wake};
 
 /// Result of a role; the error is printed and fails the process.
 pub type Res<T> = Result<T, String>;
@@ -37,6 +37,8 @@ pub fn run(job: &Job) -> Res<()> {
         "records" => emit(&records(job, min_round)?),
         "waiter" => emit(&waiter(job)?),
         "wake-listener" => emit(&wake::listen(&job.socket, job.rounds)?),
+        "p8-writer" => emit(&iceoryx::write(job)?),
+        "p8-reader" => emit(&iceoryx::read(job)?),
         "server" => server::serve(&job.socket),
         "pong" => server::pong(&job.socket),
         other => Err(format!("unknown role {other:?}")),

@@ -14,6 +14,7 @@
 
 mod aidl;
 mod clients;
+mod iceoryx;
 mod measure;
 mod proto;
 mod report;

@@ -14,7 +14,8 @@ use serde::{Deserialize, Serialize};
 #[serde(default)]
 pub struct Job {
     /// `bulk`, `first-touch`, `binder-bulk`, `control`, `count-shm`,
-    /// `count-binder`, `records`, `waiter`, `wake-listener`, `server`, `pong`.
+    /// `count-binder`, `records`, `waiter`, `wake-listener`, `p8-writer`,
+    /// `p8-reader`, `server`, `pong`.
     pub role: String,
     /// The daemon's (or bench server's, or registrar's) socket.
     pub socket: PathBuf,
@@ -34,11 +35,14 @@ pub struct Job {
     pub count: u64,
     /// Poll every this many ms instead of waiting on the futex (P6).
     pub poll_ms: Option<u64>,
-    /// Spin before the futex wait (P6-spin), and the CPU to pin the waiter to.
+    /// Spin before the futex wait (P6-spin).
     pub spin: bool,
-    pub cpu: Option<usize>,
     /// The client library's copy path to force (`--copy-path`).
     pub copy_path: Option<String>,
+    /// The CPU to pin the process to (P6-spin's waiter, P8's two sides).
+    pub cpu: Option<usize>,
+    /// P8 through iceoryx2: this run's tag (service, files); else through the region.
+    pub iox: Option<String>,
 }
 
 /// One measured value of a row of targets.toml: the product's number

@@ -354,7 +354,8 @@ fn markdown(r: &Results, rows: &[Row], targets: &Targets) -> String {
          bench-only server configured as the daemon is (tokio, 2 workers, RPC on a Unix socket, \
          android-13+ wire). Wake-up latency runs from CLOCK_MONOTONIC in the writer just before the \
          store (futex, spin, polling) or the oneway call to a listener registered with the writer \
-         (binder) to CLOCK_MONOTONIC in the waiter once it sees the value.\n",
+         (binder) to CLOCK_MONOTONIC in the waiter once it sees the value; P8 runs from just before \
+         the publish or send to once the reader holds the payload.\n",
         if r.quick { "Quick" } else { "Full" },
         r.machine,
         summary(rows, targets),
@@ -429,6 +430,7 @@ mod tests {
             "P6-poll",
             "P7",
             "P7-small",
+            "P8",
         ] {
             lines.push(Line::new(key, String::new(), 1.0, Some(10.0), "x"));
         }

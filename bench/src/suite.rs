@@ -34,6 +34,9 @@ pub struct Plan {
     /// Changes timed per wake-up path (P6), and with 100 ms polling.
     pub wake_rounds: usize,
     pub poll_rounds: usize,
+    /// Updates timed per block of P8, and blocks of each system.
+    pub update_rounds: usize,
+    pub update_blocks: usize,
     /// The rows to measure (`--only`); all when empty.
     pub only: Vec<String>,
     /// The copy path forced in the clients (`--copy-path`).
@@ -56,6 +59,8 @@ impl Plan {
             ready_starts: 15,
             wake_rounds: 201,
             poll_rounds: 11,
+            update_rounds: 20_000,
+            update_blocks: 4,
             only: Vec::new(),
             copy_path: None,
         }
@@ -72,6 +77,8 @@ impl Plan {
             ready_starts: 3,
             wake_rounds: 5,
             poll_rounds: 3,
+            update_rounds: 50,
+            update_blocks: 1,
             ..Self::full()
         }
     }
@@ -252,6 +259,12 @@ fn measure_all(plan: &Plan, work: &Path) -> Result<Results, String> {
     }
     if plan.wants("P6") {
         r.lines.extend(p6(plan, socket, work)?);
+    }
+    if plan.wants("P8") {
+        step("P8 one 64-byte update to a spinning reader: the region vs iceoryx2");
+        let (rounds, blocks) = (plan.update_rounds, plan.update_blocks);
+        r.lines
+            .extend(crate::iceoryx::lines(socket, rounds, blocks)?);
     }
     drop(daemon);
     if plan.wants("P5") {

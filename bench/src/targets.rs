@@ -95,7 +95,7 @@ mod tests {
         let t = Targets::builtin().unwrap();
         let keys: Vec<&str> = t.iter().map(|(k, _)| k).collect();
         assert_eq!(keys[..3], ["P1", "P1b-fault", "P1b-populate"]);
-        assert_eq!(keys.last(), Some(&"P7-small"));
+        assert_eq!(keys.last(), Some(&"P8"));
         let p4 = t.iter().find(|(k, _)| *k == "P4").unwrap().1;
         assert!(p4.exact);
         assert_eq!(p4.unit, "×");
