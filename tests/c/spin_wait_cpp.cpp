@@ -4,6 +4,8 @@
 // Usage: spin_wait_cpp binder|SOCKET SPIN_US
 #include <enea/buffer/enea_buffer_client.hpp>
 
+#include "common.hpp"
+
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -22,13 +24,7 @@ int main(int argc, char **argv) {
         std::fprintf(stderr, "usage: %s binder|SOCKET SPIN_US\n", argv[0]);
         return 2;
     }
-    ConnectOptions options;
-    if (std::string(argv[1]) == "binder") {
-        options.transport = ENEA_BUFFER_TRANSPORT_BINDER;
-    } else {
-        options.transport = ENEA_BUFFER_TRANSPORT_SOCKET;
-        options.socket_path = argv[1];
-    }
+    ConnectOptions options = target_options(argv[1]);
     const std::chrono::microseconds spin{std::strtoull(argv[2], nullptr, 10)};
 
     auto conn = Connection::connect(options);

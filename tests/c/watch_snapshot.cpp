@@ -4,6 +4,8 @@
 //   watch_snapshot binder|SOCKET OFFSET LEN COUNT
 #include <enea/buffer/enea_buffer_client.hpp>
 
+#include "common.hpp"
+
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -34,14 +36,7 @@ int main(int argc, char **argv) {
         std::fprintf(stderr, "usage: %s binder|SOCKET OFFSET LEN COUNT\n", argv[0]);
         return 2;
     }
-    // "binder": kernel binder; anything else: the daemon's socket.
-    ConnectOptions options;
-    if (std::string(argv[1]) == "binder") {
-        options.transport = ENEA_BUFFER_TRANSPORT_BINDER;
-    } else {
-        options.transport = ENEA_BUFFER_TRANSPORT_SOCKET;
-        options.socket_path = argv[1];
-    }
+    ConnectOptions options = target_options(argv[1]);
     const std::size_t offset = std::strtoul(argv[2], nullptr, 10);
     const std::size_t len = std::strtoul(argv[3], nullptr, 10);
     const unsigned long count = std::strtoul(argv[4], nullptr, 10);
