@@ -193,21 +193,25 @@ fn untrusted_connector(socket: PathBuf) -> mpsc::Sender<mpsc::Sender<UnixStream>
 }
 
 /// An fd to pass: memfd, either end of a pipe, one end of a socket pair,
-/// `/dev/null`; its far end (if any) is closed at once. Its inode is kept
-/// for the leak check.
+/// `/dev/null`; its far end (if any) is closed at once. A pipe's inode is
+/// kept for the leak check.
 fn open_fd(kind: u8) -> OwnedFd {
     let fd = open_fd_of_kind(kind);
     if let Ok(stat) = rustix::fs::fstat(&fd) {
-        PASSED_INODES
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(stat.st_ino as u64);
+        // Only pipes: each filesystem numbers its inodes on its own, and a
+        // memfd's number may equal that of the symbolizer's pipe.
+        if rustix::fs::FileType::from_raw_mode(stat.st_mode) == rustix::fs::FileType::Fifo {
+            PASSED_PIPES
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(stat.st_ino as u64);
+        }
     }
     fd
 }
 
-/// Inodes of the fds the client passed in this iteration.
-static PASSED_INODES: Mutex<BTreeSet<u64>> = Mutex::new(BTreeSet::new());
+/// Inodes of the pipes the client passed in this iteration.
+static PASSED_PIPES: Mutex<BTreeSet<u64>> = Mutex::new(BTreeSet::new());
 
 fn open_fd_of_kind(kind: u8) -> OwnedFd {
     match kind % 5 {
@@ -577,7 +581,7 @@ fuzz_target!(|bytes: &[u8]| {
     drop(client);
     wait_for_the_worker();
     let before = harness.fds.get_or_init(open_fds);
-    let passed = std::mem::take(&mut *PASSED_INODES.lock().unwrap_or_else(|e| e.into_inner()));
+    let passed = std::mem::take(&mut *PASSED_PIPES.lock().unwrap_or_else(|e| e.into_inner()));
     // rsbinder's reaper thread may drop a session's last parcel just after
     // the connection's thread ends: a leak is an fd still open after STALL.
     let started = Instant::now();
