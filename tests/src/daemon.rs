@@ -65,7 +65,7 @@ pub struct Daemon {
 pub fn fresh_dir() -> PathBuf {
     static N: AtomicU32 = AtomicU32::new(0);
     static SWEPT: std::sync::Once = std::sync::Once::new();
-    SWEPT.call_once(remove_dead_processes_dirs);
+    SWEPT.call_once(|| crate::stale_dirs::remove_dead_processes_dirs("enea-test-"));
     let dir = std::env::temp_dir().join(format!(
         "enea-test-{}-{}",
         std::process::id(),
@@ -75,25 +75,6 @@ pub fn fresh_dir() -> PathBuf {
     std::fs::create_dir_all(&dir).expect("creating the socket directory");
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
     dir
-}
-
-/// Removes the `enea-test-<pid>-<n>` directories whose process is gone:
-/// a test process keeps its own while any of its tests may still use them.
-fn remove_dead_processes_dirs() {
-    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let pid = name
-            .to_str()
-            .and_then(|n| n.strip_prefix("enea-test-"))
-            .and_then(|rest| rest.split_once('-'))
-            .map(|(pid, _)| pid.to_owned());
-        if pid.is_some_and(|pid| !Path::new("/proc").join(pid).exists()) {
-            let _ = std::fs::remove_dir_all(entry.path());
-        }
-    }
 }
 
 impl Daemon {

@@ -10,6 +10,7 @@ pub mod initrc;
 pub mod probe;
 pub mod record;
 pub mod selinux;
+pub mod stale_dirs;
 pub mod v1server;
 pub mod wire;
 

@@ -42,6 +42,8 @@
 
 #[path = "../common/input.rs"]
 mod input;
+#[path = "../../src/stale_dirs.rs"]
+mod stale_dirs;
 
 use input::Input;
 use std::collections::{BTreeMap, BTreeSet};
@@ -94,23 +96,6 @@ struct Harness {
     fds: OnceLock<BTreeMap<String, String>>,
 }
 
-/// Removes the socket directories of earlier runs whose process is gone:
-/// libFuzzer ends a run with `exit`, which skips every cleanup.
-fn remove_dead_runs_dirs() {
-    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let pid = name
-            .to_str()
-            .and_then(|n| n.strip_prefix("enea-socket-wire-"));
-        if pid.is_some_and(|pid| !std::path::Path::new("/proc").join(pid).exists()) {
-            let _ = std::fs::remove_dir_all(entry.path());
-        }
-    }
-}
-
 fn harness() -> &'static Harness {
     static HARNESS: OnceLock<Harness> = OnceLock::new();
     HARNESS.get_or_init(|| {
@@ -118,7 +103,8 @@ fn harness() -> &'static Harness {
         // SAFETY: SIG_IGN installs no handler code; nothing else in this
         // process changes SIGPIPE's disposition.
         unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
-        remove_dead_runs_dirs();
+        // libFuzzer ends a run with `exit`, which skips every cleanup.
+        stale_dirs::remove_dead_processes_dirs("enea-socket-wire-");
         let dir = std::env::temp_dir().join(format!("enea-socket-wire-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir(&dir).expect("socket directory");
