@@ -7,6 +7,7 @@ use binder::IBinder;
 pub use vendor_enea_buffer::aidl::vendor::enea::buffer::IEneaBuffer::IEneaBuffer;
 pub use vendor_enea_buffer::aidl::vendor::enea::buffer::Region::Region;
 
+use super::Opened;
 use crate::error::{Error, Result};
 use crate::options::{ConnectOptions, Transport, TransportKind};
 use enea_buffer_common::descriptor;
@@ -41,16 +42,6 @@ pub fn link_to_death(
 /// Whether the service behind `keepalive` still answers a binder ping.
 pub fn ping(keepalive: &Keepalive) -> bool {
     keepalive.service.as_binder().ping_binder().is_ok()
-}
-
-/// A looked-up service and how it was reached.
-pub struct Opened {
-    /// What keeps the service reachable.
-    pub keepalive: Keepalive,
-    /// Where the service was found, for messages.
-    pub endpoint: String,
-    /// Which transport carries the calls.
-    pub transport: TransportKind,
 }
 
 /// Finds `options.service_name()` through servicemanager.

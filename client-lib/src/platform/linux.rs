@@ -17,6 +17,7 @@ pub use vendor_enea_buffer::aidl::vendor::enea::buffer::Region::Region;
 
 use rustix::io::Errno;
 
+use super::Opened;
 use crate::error::{Error, Result};
 use crate::fd_limit;
 use crate::options::{ConnectOptions, Transport, TransportKind};
@@ -71,16 +72,6 @@ pub fn link_to_death(
 /// Whether the service behind `keepalive` still answers a binder ping.
 pub fn ping(keepalive: &Keepalive) -> bool {
     keepalive.service.as_binder().ping_binder().is_ok()
-}
-
-/// A looked-up service and how it was reached.
-pub struct Opened {
-    /// What keeps the service reachable.
-    pub keepalive: Keepalive,
-    /// Where the service was found, for messages.
-    pub endpoint: String,
-    /// Which transport carries the calls.
-    pub transport: TransportKind,
 }
 
 /// Finds `options.service_name()` on the transport `options` asks for.
