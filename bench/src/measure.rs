@@ -1,5 +1,7 @@
-//! Timing primitives: calibrated batches, medians, a shared monotonic clock.
+//! Timing primitives (calibrated batches, medians, a shared monotonic clock,
+//! CPU pinning) and the description of the machine a run was made on.
 
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 /// Seconds per call of `f`, timed over one batch of `iters` calls.
@@ -79,6 +81,35 @@ pub fn monotonic_ns() -> u64 {
 /// Bytes per second as decimal GB/s.
 pub fn gbps(bytes: usize, secs: f64) -> f64 {
     bytes as f64 / secs / 1e9
+}
+
+/// /proc/loadavg's 1, 5 and 15 minute averages, as printed.
+pub fn loadavg() -> String {
+    let text = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    text.split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The host, the build and the run, in one line.
+pub fn machine(daemon: &Path, elapsed: Duration, load_start: &str) -> String {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let cpu = cpuinfo.lines().find_map(|l| l.strip_prefix("model name"));
+    let profile = daemon
+        .parent()
+        .and_then(Path::file_name)
+        .unwrap_or_default();
+    format!(
+        "{} ({} CPUs), Linux {}, daemon from `{}`; {:.0} s wall; load average (1, 5, 15 min) \
+         {load_start} at the start, {} at the end",
+        cpu.map_or("unknown CPU", |v| v.trim_start_matches([' ', '\t', ':'])),
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        rustix::system::uname().release().to_string_lossy(),
+        profile.to_string_lossy(),
+        elapsed.as_secs_f64(),
+        loadavg(),
+    )
 }
 
 #[cfg(test)]

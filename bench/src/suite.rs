@@ -11,7 +11,7 @@ use enea_buffer_tests::{bins, Daemon, DaemonOptions, Interactive};
 use serde::Serialize;
 
 use crate::clients::connect;
-use crate::measure::{median, pin, quantile, two_cpus};
+use crate::measure::{loadavg, machine, median, pin, quantile, two_cpus};
 use crate::proto::{self, BinderPoint, BulkPoint, Count, FirstTouch, Job, Line};
 use crate::{server, wake};
 
@@ -510,33 +510,4 @@ fn footprint(plan: &Plan) -> Result<Vec<Line>, String> {
             "ms",
         ),
     ])
-}
-
-/// /proc/loadavg's 1, 5 and 15 minute averages, as printed.
-fn loadavg() -> String {
-    let text = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    text.split_whitespace()
-        .take(3)
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-/// The host, the build and the run, in one line.
-fn machine(daemon: &Path, elapsed: Duration, load_start: &str) -> String {
-    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let cpu = cpuinfo.lines().find_map(|l| l.strip_prefix("model name"));
-    let profile = daemon
-        .parent()
-        .and_then(Path::file_name)
-        .unwrap_or_default();
-    format!(
-        "{} ({} CPUs), Linux {}, daemon from `{}`; {:.0} s wall; load average (1, 5, 15 min) \
-         {load_start} at the start, {} at the end",
-        cpu.map_or("unknown CPU", |v| v.trim_start_matches([' ', '\t', ':'])),
-        std::thread::available_parallelism().map_or(0, |n| n.get()),
-        rustix::system::uname().release().to_string_lossy(),
-        profile.to_string_lossy(),
-        elapsed.as_secs_f64(),
-        loadavg(),
-    )
 }
