@@ -62,3 +62,33 @@ pub fn files_under(dir: &Path) -> Vec<String> {
     out.sort();
     out
 }
+
+/// Rust source without its test-only items: each `#[cfg(test)]` at column 0
+/// and the item under it, to the item's closing `}` at column 0 (rustfmt's
+/// layout) or its `;`. Test code may import anything; product code may not.
+pub fn without_tests(text: &str) -> String {
+    let mut out = String::new();
+    let mut lines = text.lines();
+    while let Some(line) = lines.next() {
+        if line.trim_end() != "#[cfg(test)]" {
+            out.push_str(line);
+            out.push('\n');
+            continue;
+        }
+        // Further attributes, then the item: one line ending in `;`, or a
+        // block to its closing `}` at column 0.
+        let mut item = lines.next();
+        while item.is_some_and(|l| l.starts_with("#[")) {
+            item = lines.next();
+        }
+        if item.is_some_and(|l| l.trim_end().ends_with([';', '}'])) {
+            continue;
+        }
+        for item in lines.by_ref() {
+            if item.trim_end() == "}" {
+                break;
+            }
+        }
+    }
+    out
+}
