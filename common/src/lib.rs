@@ -1,11 +1,14 @@
 //! What the `vendor.enea.buffer` daemon and its clients both know, kept
 //! once: the interface's name, the region's size limit, where the socket
-//! transport listens, the binder device, the kernel-RNG wait and the one
-//! duration grammar both command lines accept.
+//! transport listens, the binder device, the kernel-RNG wait, the one
+//! duration grammar both command lines accept and the host's user and group
+//! names.
 
 #[cfg(not(target_os = "android"))]
 mod binder_device;
 mod duration;
+#[cfg(not(target_os = "android"))]
+pub mod etc_ids;
 mod rng;
 mod socket;
 

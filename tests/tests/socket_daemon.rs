@@ -94,6 +94,26 @@ fn bad_arguments_are_refused_with_one_clear_line() {
     );
 }
 
+/// A `--socket-group` name the host does not know stops the daemon before
+/// it makes a socket, naming the file it looked in and what to give instead.
+#[test]
+fn an_unknown_socket_group_is_named() {
+    let dir = fresh_dir();
+    let sock = dir.join("s.sock");
+    let out = run_bounded({
+        let mut c = daemon_command(&["--socket-group", "enea-no-such-group"]);
+        c.arg("--socket").arg(&sock);
+        c
+    });
+    assert_refused(
+        &out,
+        1,
+        "--socket-group enea-no-such-group: no group of that name in /etc/group; \
+         give a group that exists (getent group), or its number",
+    );
+    assert!(!sock.exists(), "a refused start left a socket behind");
+}
+
 #[test]
 fn missing_socket_directory_is_named() {
     let out = run_bounded(daemon_command(&[

@@ -20,6 +20,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use enea_buffer_common::etc_ids;
 use log::{debug, error, info, warn};
 use rsbinder::rpc::transport::UnixTransport;
 use rsbinder::rpc::RpcServer;
@@ -335,18 +336,13 @@ pub fn resolve_group(text: &str) -> Result<u32, String> {
     if let Ok(gid) = text.parse::<u32>() {
         return Ok(gid);
     }
-    let groups = std::fs::read_to_string("/etc/group").unwrap_or_default();
-    groups
-        .lines()
-        .filter_map(|l| {
-            let mut f = l.split(':');
-            let name = f.next()?;
-            let gid = f.nth(1)?.parse().ok()?;
-            Some((name, gid))
-        })
-        .find(|&(name, _)| name == text)
-        .map(|(_, gid)| gid)
-        .ok_or_else(|| format!("--socket-group {text}: no such group"))
+    etc_ids::id_of(etc_ids::GROUP, text).ok_or_else(|| {
+        format!(
+            "--socket-group {text}: no group of that name in {}; give a group that exists \
+             (getent group), or its number",
+            etc_ids::GROUP
+        )
+    })
 }
 
 /// Logged once at start: the limits in force.

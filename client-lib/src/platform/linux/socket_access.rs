@@ -6,6 +6,8 @@ use std::fs::Metadata;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
+use enea_buffer_common::etc_ids;
+
 /// What keeps this user from connecting to `path`, and the way in.
 pub fn why_denied(path: &Path) -> String {
     let Some(me) = Credentials::current() else {
@@ -59,27 +61,16 @@ pub fn why_denied(path: &Path) -> String {
 
 /// `uid 0 (root), group 2000 (shell), mode 0660`: names where /etc knows them.
 fn describe(meta: &Metadata) -> String {
-    let named = |what: &str, id: u32, file: &str| match name_of(file, id) {
+    let named = |what: &str, id: u32, file: &str| match etc_ids::name_of(file, id) {
         Some(name) => format!("{what} {id} ({name})"),
         None => format!("{what} {id}"),
     };
     format!(
         "{}, {}, mode {:04o}",
-        named("uid", meta.uid(), "/etc/passwd"),
-        named("group", meta.gid(), "/etc/group"),
+        named("uid", meta.uid(), etc_ids::PASSWD),
+        named("group", meta.gid(), etc_ids::GROUP),
         meta.mode() & 0o7777
     )
-}
-
-/// The name of `id` in a passwd- or group-format file (`name:x:id:...`).
-fn name_of(file: &str, id: u32) -> Option<String> {
-    let text = std::fs::read_to_string(file).ok()?;
-    text.lines().find_map(|line| {
-        let mut fields = line.split(':');
-        let name = fields.next()?;
-        let found = fields.nth(1)?.parse::<u32>().ok()?;
-        (found == id && !name.is_empty()).then(|| name.to_owned())
-    })
 }
 
 /// The ids the kernel checks file access against: the filesystem uid and
@@ -138,27 +129,5 @@ impl Credentials {
         } else {
             "neither its owner nor in its group"
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_come_from_passwd_format_files() {
-        let dir = std::env::temp_dir().join(format!("enea-names-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let file = dir.join("passwd");
-        std::fs::write(
-            &file,
-            "root:x:0:0::/root:/bin/sh\nshell:x:2000:2000::/:/bin/sh\n",
-        )
-        .unwrap();
-        let file = file.to_str().unwrap();
-        assert_eq!(name_of(file, 0).as_deref(), Some("root"));
-        assert_eq!(name_of(file, 2000).as_deref(), Some("shell"));
-        assert_eq!(name_of(file, 2001), None);
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
