@@ -12,6 +12,9 @@ use enea_buffer_tests::{
     bins, eneabuf, require_root, Daemon, DaemonOptions, Mode, DEADCAFE, OTHER_UID, RW_UID,
 };
 
+/// The service the harness's daemons serve.
+const SERVICE: &str = "vendor.enea.buffer.IEneaBuffer/default";
+
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
@@ -39,11 +42,27 @@ fn dump_shows_the_region_the_callers_and_refuses_strangers() {
         .gid(OTHER_UID);
     let refused = run_bounded(stranger);
     assert_eq!(refused.status.code(), Some(1), "{}", text(&refused.stdout));
+    // One line: the daemon's message once, then who may read the dump; no
+    // binder status names. The message comes through the dump's fd on both
+    // transports (a refusal's status carries none).
+    let stderr = text(&refused.stderr);
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "{stderr}");
+    let line = lines[0];
+    let said = format!("permission denied: uid {OTHER_UID} may not dump {SERVICE}");
     assert!(
-        text(&refused.stderr).contains(&format!("permission denied: uid {OTHER_UID} may not dump")),
-        "{}",
-        text(&refused.stderr)
+        line.starts_with(&format!("eneabuf: the daemon refused dump: {said}; ")),
+        "{line}"
     );
+    assert_eq!(line.matches("may not dump").count(), 1, "{line}");
+    assert!(
+        line.ends_with(
+            "only root and the user the daemon runs as may read its dump: \
+             run the dump as one of them (e.g. `sudo eneabuf dump`)"
+        ),
+        "{line}"
+    );
+    assert!(!line.contains("PermissionDenied"), "{line}");
     assert!(
         !text(&refused.stdout).contains("word 0"),
         "{}",
@@ -53,10 +72,7 @@ fn dump_shows_the_region_the_callers_and_refuses_strangers() {
     let out = eneabuf(&daemon, &["dump"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let dump = text(&out.stdout);
-    assert_eq!(
-        field(&dump, "service"),
-        "vendor.enea.buffer.IEneaBuffer/default"
-    );
+    assert_eq!(field(&dump, "service"), SERVICE);
     assert_eq!(
         field(&dump, "interface version"),
         vendor_enea_buffer::aidl::vendor::enea::buffer::IEneaBuffer::VERSION.to_string()
