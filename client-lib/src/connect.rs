@@ -206,7 +206,8 @@ impl Connection {
     /// fields). The service decides who may read it; a refusal is an
     /// [`Error::Refused`] that quotes what the service said. Bounded by
     /// [`ConnectOptions::timeout`]: a service that does not finish within it
-    /// is reported, and the call is left to end on a thread of its own.
+    /// is [`Error::Unresponsive`], and the call is left to end on a thread
+    /// of its own.
     pub fn dump(&self) -> Result<String> {
         let timeout = self.options.timeout;
         let deadline = Instant::now().checked_add(timeout);
@@ -232,10 +233,10 @@ impl Connection {
         // and block the service before the transaction returns. The end
         // comes once the call returned (ours went with the transaction) and
         // the service closed its copy.
-        let late = || {
-            dump_error(format!(
-                "the service did not finish its dump within {timeout:?}"
-            ))
+        let late = || Error::Unresponsive {
+            endpoint: self.endpoint.clone(),
+            step: "the dump call".into(),
+            timeout,
         };
         let text = match read_to_end_by(reader, deadline) {
             Ok(Some(text)) => String::from_utf8_lossy(&text).into_owned(),
