@@ -204,9 +204,10 @@ impl Connection {
     /// The binder dump transaction (what `dumpsys` sends): the service's
     /// dump text, written into an fd passed along (see docs/diagnostics.md for its
     /// fields). The service decides who may read it; a refusal is an
-    /// [`Error::Call`] that quotes what the service said. Bounded by
+    /// [`Error::Refused`] that quotes what the service said. Bounded by
     /// [`ConnectOptions::timeout`]: a service that does not finish within it
-    /// is reported, and the call is left to end on a thread of its own.
+    /// is [`Error::Unresponsive`], and the call is left to end on a thread
+    /// of its own.
     pub fn dump(&self) -> Result<String> {
         let timeout = self.options.timeout;
         let deadline = Instant::now().checked_add(timeout);
@@ -232,10 +233,10 @@ impl Connection {
         // and block the service before the transaction returns. The end
         // comes once the call returned (ours went with the transaction) and
         // the service closed its copy.
-        let late = || {
-            dump_error(format!(
-                "the service did not finish its dump within {timeout:?}"
-            ))
+        let late = || Error::Unresponsive {
+            endpoint: self.endpoint.clone(),
+            step: "the dump call".into(),
+            timeout,
         };
         let text = match read_to_end_by(reader, deadline) {
             Ok(Some(text)) => String::from_utf8_lossy(&text).into_owned(),
@@ -253,6 +254,15 @@ impl Connection {
         };
         match sent {
             Ok(()) => Ok(text),
+            // The refusal's reason is what the service wrote.
+            Err(Error::Refused {
+                call, uid, needs, ..
+            }) => Err(Error::Refused {
+                call,
+                message: refusal_reason(&text, uid),
+                uid,
+                needs,
+            }),
             Err(Error::Call { call, status }) if !text.is_empty() => Err(Error::Call {
                 call,
                 status: format!("{status}: {}", text.trim_end()),
@@ -306,6 +316,15 @@ fn dump_error(status: String) -> Error {
     Error::Call {
         call: "dump",
         status,
+    }
+}
+
+/// Why the service refused a dump: what it wrote, or, if it wrote nothing,
+/// who was refused.
+fn refusal_reason(text: &str, uid: u32) -> String {
+    match text.trim() {
+        "" => format!("uid {uid} may not read the dump"),
+        said => said.to_owned(),
     }
 }
 
@@ -366,6 +385,28 @@ mod tests {
         let deadline = Instant::now().checked_add(Duration::from_millis(20));
         assert_eq!(read_to_end_by(reader, deadline).unwrap(), None);
         drop(writer);
+    }
+
+    /// A refused dump quotes what the service wrote; a service that wrote
+    /// nothing is still named with who was refused and who may read it.
+    #[test]
+    fn a_refused_dump_says_why_even_without_the_services_words() {
+        assert_eq!(
+            refusal_reason("permission denied: uid 7 may not dump x\n", 7),
+            "permission denied: uid 7 may not dump x"
+        );
+        let silent = Error::Refused {
+            call: "dump",
+            message: refusal_reason(" \n", 7),
+            uid: 7,
+            needs: "dump",
+        };
+        let said = silent.to_string();
+        assert!(
+            said.starts_with("the daemon refused dump: uid 7 may not read the dump; only root "),
+            "{said}"
+        );
+        assert!(!said.contains("--access"), "{said}");
     }
 
     #[test]

@@ -231,7 +231,8 @@ pub enum Error {
         message: String,
         /// This process's effective uid, which the policy judged.
         uid: u32,
-        /// The right the call needs: `ro` or `rw`.
+        /// What the call needs: the right `ro` or `rw`, or `dump`: to be
+        /// one of the dump's readers, which no access rule makes anyone.
         needs: &'static str,
     },
     /// This process is at its open-file limit (`RLIMIT_NOFILE`), so a step
@@ -260,8 +261,21 @@ pub enum Error {
     },
 }
 
-/// The access rule that would let `uid` make a call needing `needs`.
+/// Who may read the daemon's dump (service/src/platform's `may_dump`),
+/// and how to be one of them.
+#[cfg(not(target_os = "android"))]
+const DUMP_READERS: &str = "only root and the user the daemon runs as may read its dump: \
+     run the dump as one of them (e.g. `sudo eneabuf dump`)";
+#[cfg(target_os = "android")]
+const DUMP_READERS: &str = "only root, system, shell and the daemon's own user may read its \
+     dump: read it with dumpsys as shell (`adb shell dumpsys vendor.enea.buffer.IEneaBuffer/default`)";
+
+/// The access rule that would let `uid` make a call needing `needs`, or,
+/// for the dump, who may read it.
 fn way_in(uid: u32, needs: &str) -> String {
+    if needs == "dump" {
+        return DUMP_READERS.to_owned();
+    }
     let also = if needs == "ro" {
         " to read (`=rw` to also write)"
     } else {

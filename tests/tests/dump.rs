@@ -1,9 +1,13 @@
 //! The binder dump transaction (`dumpsys` on a device, `eneabuf dump`
 //! here), over kernel binder and the socket alike: the documented fields,
-//! per-caller counts, and who may read it.
+//! per-caller counts, who may read it, and the bound on a silent daemon.
 
 use std::os::unix::process::CommandExt;
 use std::process::Command;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use enea_buffer_client::{ConnectOptions, Connection, Error};
 
 use enea_buffer_tests::daemon::fresh_dir;
 use enea_buffer_tests::probe::eneabuf_as;
@@ -11,6 +15,9 @@ use enea_buffer_tests::probe::run_bounded;
 use enea_buffer_tests::{
     bins, eneabuf, require_root, Daemon, DaemonOptions, Mode, DEADCAFE, OTHER_UID, RW_UID,
 };
+
+/// The service the harness's daemons serve.
+const SERVICE: &str = "vendor.enea.buffer.IEneaBuffer/default";
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
@@ -39,11 +46,27 @@ fn dump_shows_the_region_the_callers_and_refuses_strangers() {
         .gid(OTHER_UID);
     let refused = run_bounded(stranger);
     assert_eq!(refused.status.code(), Some(1), "{}", text(&refused.stdout));
+    // One line: the daemon's message once, then who may read the dump; no
+    // binder status names. The message comes through the dump's fd on both
+    // transports (a refusal's status carries none).
+    let stderr = text(&refused.stderr);
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "{stderr}");
+    let line = lines[0];
+    let said = format!("permission denied: uid {OTHER_UID} may not dump {SERVICE}");
     assert!(
-        text(&refused.stderr).contains(&format!("permission denied: uid {OTHER_UID} may not dump")),
-        "{}",
-        text(&refused.stderr)
+        line.starts_with(&format!("eneabuf: the daemon refused dump: {said}; ")),
+        "{line}"
     );
+    assert_eq!(line.matches("may not dump").count(), 1, "{line}");
+    assert!(
+        line.ends_with(
+            "only root and the user the daemon runs as may read its dump: \
+             run the dump as one of them (e.g. `sudo eneabuf dump`)"
+        ),
+        "{line}"
+    );
+    assert!(!line.contains("PermissionDenied"), "{line}");
     assert!(
         !text(&refused.stdout).contains("word 0"),
         "{}",
@@ -53,10 +76,7 @@ fn dump_shows_the_region_the_callers_and_refuses_strangers() {
     let out = eneabuf(&daemon, &["dump"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let dump = text(&out.stdout);
-    assert_eq!(
-        field(&dump, "service"),
-        "vendor.enea.buffer.IEneaBuffer/default"
-    );
+    assert_eq!(field(&dump, "service"), SERVICE);
     assert_eq!(
         field(&dump, "interface version"),
         vendor_enea_buffer::aidl::vendor::enea::buffer::IEneaBuffer::VERSION.to_string()
@@ -126,6 +146,47 @@ fn a_daemon_dumps_to_its_own_uid_over_the_socket() {
         dump.contains(&format!("  uid {RW_UID}: calls [")) && dump.contains("dump 1"),
         "{dump}"
     );
+}
+
+/// A daemon that stops (SIGSTOP) before it answers a dump does not hold
+/// the caller: the dump gives up at the connection's timeout and says what
+/// happened and what to do.
+#[test]
+fn a_dump_from_a_stopped_daemon_gives_up_at_the_timeout() {
+    use rustix::process::{kill_process, Pid, Signal};
+    let daemon = Daemon::start_with(DaemonOptions::socket());
+    let options = ConnectOptions {
+        timeout: Duration::from_millis(500),
+        ..daemon.connect_options()
+    };
+    let conn = Connection::connect(&options).expect("connecting to the daemon");
+    let pid = Pid::from_raw(daemon.pid() as i32).unwrap();
+    kill_process(pid, Signal::STOP).unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(conn.dump());
+    });
+    // A bound on the behaviour, not a speed assert: without the timeout the
+    // dump would wait for the stopped daemon for ever.
+    let bound = Duration::from_secs(60);
+    let dumped = rx.recv_timeout(bound);
+    kill_process(pid, Signal::CONT).unwrap();
+    let dumped = dumped.unwrap_or_else(|e| panic!("the dump did not return within {bound:?}: {e}"));
+    let err = dumped.expect_err("a stopped daemon dumped");
+    let said = err.to_string();
+    assert!(matches!(err, Error::Unresponsive { .. }), "{said}");
+    for word in [
+        "did not answer the dump call within 500ms",
+        "stopped or overloaded",
+        "try again",
+        "--timeout",
+    ] {
+        assert!(said.contains(word), "{said:?} lacks {word:?}");
+    }
+    // Resumed, the same daemon dumps.
+    let out = eneabuf(&daemon, &["dump"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(field(&text(&out.stdout), "service"), SERVICE);
 }
 
 fn uid(raw: u32) -> rustix::fs::Uid {

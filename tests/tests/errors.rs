@@ -347,3 +347,120 @@ fn a_stopped_daemon_is_named_unresponsive_not_missing() {
         text(&get.stderr)
     );
 }
+
+/// `eneabuf <args>` with its stderr on `/dev/full`, where every write fails
+/// (ENOSPC); stdout and the status are the caller's to read.
+fn eneabuf_with_stderr_full(args: &[String]) -> Command {
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .expect("opening /dev/full");
+    let mut cmd = Command::new(bins::path(bins::ENEABUF));
+    cmd.args(args).stdin(Stdio::null()).stderr(full);
+    cmd
+}
+
+/// A failing command whose stderr cannot be written still ends with the
+/// error status (1): the message is lost, but no panic (101) replaces it.
+#[test]
+fn a_failing_command_keeps_its_status_when_stderr_is_unwritable() {
+    let missing = fresh_dir().join("none.sock");
+    let args = ["--transport", "socket", "--socket"]
+        .map(String::from)
+        .into_iter()
+        .chain([missing.display().to_string(), "get".into()])
+        .collect::<Vec<_>>();
+    let mut child = eneabuf_with_stderr_full(&args)
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("spawning eneabuf get");
+    let status = wait_bounded(&mut child, WAIT).expect("eneabuf get did not exit");
+    assert_eq!(status.signal(), None, "{status}");
+    assert_eq!(status.code(), Some(1), "{status} (101 is a panic)");
+}
+
+/// `eneabuf watch` with stderr on `/dev/full`, its stdout read line by
+/// line; killed on drop.
+struct WatchWithFullStderr {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+}
+
+impl WatchWithFullStderr {
+    fn spawn(daemon: &Daemon, args: &[&str]) -> Self {
+        let mut all = daemon.client_args();
+        all.push("watch".into());
+        all.extend(args.iter().map(|a| a.to_string()));
+        let mut child = eneabuf_with_stderr_full(&all)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("spawning eneabuf watch");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        WatchWithFullStderr { child, lines }
+    }
+
+    /// The next line on stdout, within [`WAIT`].
+    fn line(&self) -> String {
+        self.lines
+            .recv_timeout(WAIT)
+            .unwrap_or_else(|e| panic!("watch printed no line within {WAIT:?}: {e}"))
+    }
+
+    /// The exit status, within [`WAIT`].
+    fn status(&mut self) -> std::process::ExitStatus {
+        wait_bounded(&mut self.child, WAIT).expect("eneabuf watch did not exit")
+    }
+}
+
+impl Drop for WatchWithFullStderr {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// With stderr unwritable, `watch --read-only --no-follow` says why it
+/// polls (lost), prints the word, and, when the service dies, ends with
+/// the documented error status 1, not a panic.
+#[test]
+fn watch_with_no_follow_ends_with_its_error_status_when_stderr_is_unwritable() {
+    let daemon = Daemon::start_with(DaemonOptions::socket());
+    let mut watch = WatchWithFullStderr::spawn(&daemon, &["--read-only", "--no-follow"]);
+    assert_eq!(watch.line(), "0xdeadcafe");
+    daemon.stop_with(rustix::process::Signal::KILL);
+    let status = watch.status();
+    assert_eq!(status.signal(), None, "{status}");
+    assert_eq!(status.code(), Some(1), "{status} (101 is a panic)");
+}
+
+/// With stderr unwritable, `watch` still follows the service across a
+/// restart (it says so on stderr, which fails) and watches the new region
+/// until the change it was asked for.
+#[test]
+fn watch_follows_a_restart_when_stderr_is_unwritable() {
+    let first = Daemon::start_with(DaemonOptions::socket());
+    let dir = first.dir.clone();
+    let mut watch = WatchWithFullStderr::spawn(&first, &["--changes", "1"]);
+    assert_eq!(watch.line(), "0xdeadcafe");
+    first.stop_with(rustix::process::Signal::KILL);
+    let second = Daemon::start_with(DaemonOptions {
+        dir: Some(dir),
+        ..DaemonOptions::socket()
+    });
+    // The new region's word, after the two lines stderr lost.
+    assert_eq!(watch.line(), "0xdeadcafe");
+    let inc = eneabuf(&second, &["increment"]);
+    assert!(inc.status.success(), "{}", text(&inc.stderr));
+    assert_eq!(watch.line(), "0xdeadcaff");
+    let status = watch.status();
+    assert_eq!(status.signal(), None, "{status}");
+    assert!(status.success(), "{status} (101 is a panic)");
+}

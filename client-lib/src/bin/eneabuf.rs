@@ -1,5 +1,8 @@
 //! `eneabuf`: poke the vendor.enea.buffer shared region from a shell.
 
+// stdout goes through `run`'s writer, stderr through `say!`: neither may panic.
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -7,6 +10,16 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use enea_buffer_client::{ConnectOptions, Connection, Transport};
+
+/// Writes a line to stderr and ignores a failed write: a CLI cannot report
+/// that it cannot report, and `eprintln!` would panic on a full or closed
+/// stderr. Defined before the modules so that they can use it.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
 
 // Beside this file: a crate root in src/bin finds modules in src/bin itself,
 // where Cargo would take them for binaries of their own.
@@ -102,15 +115,15 @@ fn main() -> ExitCode {
         // SIGPIPE, so the write returns EPIPE instead of killing us.
         Err(Stop::Stdout(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(Stop::Stdout(e)) => {
-            eprintln!("eneabuf: cannot write to stdout: {e}");
+            say!("eneabuf: cannot write to stdout: {e}");
             ExitCode::FAILURE
         }
         Err(Stop::Client(e)) => {
-            eprintln!("eneabuf: {e}");
+            say!("eneabuf: {e}");
             ExitCode::FAILURE
         }
         Err(Stop::Message(m)) => {
-            eprintln!("eneabuf: {m}");
+            say!("eneabuf: {m}");
             ExitCode::FAILURE
         }
     }

@@ -120,14 +120,29 @@ pub fn security_message(status: &Status) -> Option<String> {
 
 /// Sends the dump transaction with `fd` for the service to write into.
 // `dump` is a method of libbinder_rs' IBinderInternal, not of IBinder.
-pub fn dump(keepalive: &Keepalive, fd: std::os::fd::OwnedFd, _endpoint: &str) -> Result<()> {
+pub fn dump(keepalive: &Keepalive, fd: std::os::fd::OwnedFd, endpoint: &str) -> Result<()> {
     use binder::binder_impl::IBinderInternal;
     keepalive
         .service
         .as_binder()
         .dump(&fd, &[])
-        .map_err(|status| Error::Call {
-            call: "dump",
-            status: format!("{status:?}"),
+        .map_err(|status| {
+            if status == binder::StatusCode::PERMISSION_DENIED {
+                // The daemon's refusal: only a code comes back, its reason
+                // went into `fd` (the caller reads it from there).
+                Error::Refused {
+                    call: "dump",
+                    message: String::new(),
+                    uid: enea_buffer_common::effective_uid(),
+                    needs: "dump",
+                }
+            } else if status == binder::StatusCode::DEAD_OBJECT {
+                Error::ServiceGone(endpoint.to_owned())
+            } else {
+                Error::Call {
+                    call: "dump",
+                    status: format!("{status:?}"),
+                }
+            }
         })
 }

@@ -434,10 +434,21 @@ fn answers_without_fds(options: &ConnectOptions, name: &str) -> bool {
 }
 
 /// Sends the dump transaction with `fd` for the service to write into.
-pub fn dump(keepalive: &Keepalive, fd: std::os::fd::OwnedFd, _endpoint: &str) -> Result<()> {
-    let failed = |status: StatusCode| Error::Call {
-        call: "dump",
-        status: format!("{status:?}"),
+pub fn dump(keepalive: &Keepalive, fd: std::os::fd::OwnedFd, endpoint: &str) -> Result<()> {
+    let failed = |status: StatusCode| match status {
+        // The daemon's refusal: only a code comes back, its reason went
+        // into `fd` (the caller reads it from there).
+        StatusCode::PermissionDenied => Error::Refused {
+            call: "dump",
+            message: String::new(),
+            uid: enea_buffer_common::effective_uid(),
+            needs: "dump",
+        },
+        StatusCode::DeadObject | StatusCode::RpcError => Error::ServiceGone(endpoint.to_owned()),
+        status => Error::Call {
+            call: "dump",
+            status: status.to_string(),
+        },
     };
     let binder = keepalive.service.as_binder();
     if let Some(proxy) = binder.as_proxy() {

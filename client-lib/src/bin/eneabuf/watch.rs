@@ -138,7 +138,7 @@ fn view(conn: &Connection, args: &Watch, say_why: bool) -> Result<View, Error> {
         }
     };
     if say_why {
-        eprintln!("eneabuf: {why_poll}; polling every {:?}", args.interval);
+        say!("eneabuf: {why_poll}; polling every {:?}", args.interval);
     }
     Ok(View::Polled(conn.map_read_only()?, args.interval))
 }
@@ -172,7 +172,7 @@ fn reopen(options: &ConnectOptions, args: &Watch) -> Result<Session, Error> {
                 if let Error::Call { .. } = e {
                     let text = e.to_string();
                     if text != said {
-                        eprintln!("eneabuf: reconnecting failed ({text}); trying again");
+                        say!("eneabuf: reconnecting failed ({text}); trying again");
                         said = text;
                     }
                 }
@@ -207,12 +207,13 @@ pub fn run(options: &ConnectOptions, args: &Watch, out: &mut impl Write) -> Resu
                      out --no-follow to follow it across restarts"
                 )));
             }
-            eprintln!("eneabuf: the service at {endpoint} died; waiting for it to come back");
+            say!("eneabuf: the service at {endpoint} died; waiting for it to come back");
             session = reopen(&options, args)?;
             let id = session.view.identity()?;
-            eprintln!(
+            say!(
                 "eneabuf: the service restarted; watching its new region (dev {:#x}, inode {})",
-                id.dev, id.ino
+                id.dev,
+                id.ino
             );
             let now = session.view.load()?;
             writeln!(out, "{now:#010x}")?;
