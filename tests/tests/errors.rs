@@ -1,25 +1,14 @@
 //! Errors a user can act on, from `eneabuf` against the real daemon on the
-//! Unix socket: each names the cause and what to do about it.
-//!
-//! The recipe "Letting other users in", as `letting_another_user_in` runs it
-//! (daemon as root; the user is uid 2101, a member of group 3100):
-//!
-//! ```text
-//! # as root
-//! vendor.enea.buffer-service --transport socket --socket-group 3100 --access uid:2101=rw
-//! # as uid 2101 (in group 3100)
-//! eneabuf --transport socket increment
-//! ```
-//!
-//! A member of group 3100 without a rule is refused by the access policy
-//! (`--access uid:<N>=ro` would let it read); a user outside the group
-//! cannot connect to the socket (mode 0660) at all.
+//! Unix socket: each names the cause and what to do about it. README's
+//! recipe "Letting other users in" is run here as it is written
+//! (`letting_other_users_in_as_the_readme_says`).
 
 use std::io::{BufRead, BufReader, Read};
 use std::os::unix::net::UnixListener;
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, Output, Stdio};
 
+use enea_buffer_common::etc_ids;
 use enea_buffer_tests::daemon::{fresh_dir, wait_bounded};
 use enea_buffer_tests::probe::{eneabuf_as, run_bounded};
 use enea_buffer_tests::{
@@ -175,43 +164,124 @@ fn auto_reports_why_each_transport_failed() {
     );
 }
 
-/// The recipe in this file's header: the granted user increments; a group
-/// member without a rule is refused by the policy; a user outside the
-/// group cannot connect. Each refusal says how to be let in.
+/// A group this host has, by name and number, for the README's `enea`.
+fn host_group() -> (String, u32) {
+    ["users", "staff", "nogroup", "daemon"]
+        .into_iter()
+        .find_map(|name| Some((name.to_owned(), etc_ids::id_of(etc_ids::GROUP, name)?)))
+        .unwrap_or_else(|| {
+            panic!(
+                "{} names none of users, staff, nogroup, daemon",
+                etc_ids::GROUP
+            )
+        })
+}
+
+/// README's words with this test's names: a group this host has for its
+/// `enea`, uids 2101 and 2102 for its 1000 and 1001.
+fn ours(text: &str, group: &str) -> String {
+    let text = text
+        .replace("uid:1000=", "uid:2101=")
+        .replace("uid:1001=", "uid:2102=");
+    match text.as_str() {
+        "enea" => group.to_owned(),
+        _ => text,
+    }
+}
+
+/// README's recipe, both ways it gives: the daemon's flags from its command
+/// line, and the rules of its access.conf block.
+fn readme_recipe(group: &str) -> (Vec<String>, String) {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))
+        .expect("README.md");
+    let section = readme
+        .split("## Letting other users in")
+        .nth(1)
+        .expect("README has a 'Letting other users in' section");
+    let command = section
+        .split("vendor-enea-buffer-service ")
+        .nth(1)
+        .expect("the recipe starts the daemon")
+        .split("\n\n")
+        .next()
+        .unwrap()
+        .replace('\\', " ");
+    let flags = command.split_whitespace().map(|w| ours(w, group)).collect();
+    let conf = section
+        .split("```\n")
+        .nth(1)
+        .expect("the recipe has an access.conf block")
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| ours(l, group) + "\n")
+        .collect();
+    (flags, conf)
+}
+
+/// README's "Letting other users in", both ways it gives (flags, then the
+/// access file), as written but for the names (`ours`): the first user
+/// increments, the second reads and may not write; a group member without
+/// a rule is refused by the policy, a user outside the group cannot
+/// connect, and each refusal says how to be let in.
 #[test]
-fn letting_another_user_in() {
+fn letting_other_users_in_as_the_readme_says() {
     require_root("the daemon runs as root and the clients as other uids");
-    let daemon = Daemon::start_with(DaemonOptions {
-        args: ["--socket-group", "3100", "--access", "uid:2101=rw"]
-            .map(String::from)
-            .to_vec(),
-        bare: true,
-        ..DaemonOptions::socket()
-    });
-    let inc = eneabuf_as(&daemon, 2101, 3100, &["increment"]);
-    assert!(inc.status.success(), "{}", text(&inc.stderr));
-    assert!(text(&inc.stdout).contains("Data=0xdeadcaff"), "{inc:?}");
-
-    let refused = eneabuf_as(&daemon, 2102, 3100, &["increment"]);
-    one_error_line(
-        &refused,
-        &["uid 2102 has no read access", "--access uid:2102=ro"],
+    let (group, gid) = host_group();
+    let (flags, conf_text) = readme_recipe(&group);
+    assert_eq!(
+        flags[..2],
+        ["--socket-group".to_owned(), group.clone()],
+        "{flags:?}"
     );
+    let dir = fresh_dir();
+    let conf = dir.join("access.conf");
+    std::fs::write(&conf, conf_text).unwrap();
+    let file = [
+        "--socket-group".to_owned(),
+        group.clone(),
+        "--access-file".to_owned(),
+        conf.to_str().unwrap().to_owned(),
+    ];
+    for args in [flags, file.to_vec()] {
+        let rules = args.clone();
+        let daemon = Daemon::start_with(DaemonOptions {
+            args,
+            bare: true,
+            ..DaemonOptions::socket()
+        });
+        let inc = eneabuf_as(&daemon, 2101, gid, &["increment"]);
+        assert!(inc.status.success(), "{rules:?}: {}", text(&inc.stderr));
+        assert!(text(&inc.stdout).contains("Data=0xdeadcaff"), "{inc:?}");
 
-    let outside = eneabuf_as(&daemon, 2103, 2103, &["increment"]);
-    one_error_line(
-        &outside,
-        &[
-            "may not connect",
-            "group 3100",
-            "--socket-group",
-            "--access uid:2103=",
-        ],
-    );
+        let get = eneabuf_as(&daemon, 2102, gid, &["get"]);
+        assert_eq!(text(&get.stdout).trim(), "0xdeadcaff", "{rules:?}: {get:?}");
+        let write = eneabuf_as(&daemon, 2102, gid, &["increment"]);
+        one_error_line(
+            &write,
+            &["uid 2102 has no read-write access", "--access uid:2102=rw"],
+        );
 
-    // Neither refusal changed the word.
-    let get = eneabuf(&daemon, &["get"]);
-    assert_eq!(text(&get.stdout).trim(), "0xdeadcaff", "{get:?}");
+        let member = eneabuf_as(&daemon, 2103, gid, &["get"]);
+        one_error_line(
+            &member,
+            &["uid 2103 has no read access", "--access uid:2103=ro"],
+        );
+
+        let outside = eneabuf_as(&daemon, 2104, 2104, &["get"]);
+        one_error_line(
+            &outside,
+            &[
+                "may not connect",
+                &format!("group {gid} ({group})"),
+                "--socket-group",
+                "--access uid:2104=",
+            ],
+        );
+
+        // No refusal changed the word.
+        let get = eneabuf(&daemon, &["get"]);
+        assert_eq!(text(&get.stdout).trim(), "0xdeadcaff", "{get:?}");
+    }
 }
 
 /// `eneabuf watch | head -1`: once the reader of its stdout is gone, watch
