@@ -351,8 +351,8 @@ fn markdown(r: &Results, rows: &[Row], targets: &Targets) -> String {
          Every ratio compares numbers taken in the same run, most in the same process and \
          interleaved. First touch copies into a fresh mapping of a region of exactly S bytes; with \
          `populate` the pre-faulting is counted. Binder `put` moves {} `byte[]` chunks to a \
-         bench-only server configured as the daemon is (tokio, 2 workers, RPC on a Unix socket, \
-         android-13+ wire). Wake-up latency runs from CLOCK_MONOTONIC in the writer just before the \
+         bench-only server configured as the daemon is (its tokio workers and connection cap, RPC on a \
+         Unix socket, android-13+ wire). Wake-up latency runs from CLOCK_MONOTONIC in the writer just before the \
          store (futex, spin, polling) or the oneway call to a listener registered with the writer \
          (binder) to CLOCK_MONOTONIC in the waiter once it sees the value; P8 runs from just before \
          the publish or send to once the reader holds the payload.\n",

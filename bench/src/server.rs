@@ -9,6 +9,11 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use async_trait::async_trait;
+// Configured as the daemon is: its tokio workers and connection cap; `put`
+// fills at most the daemon's own region limit.
+use enea_buffer_client::MAX_SIZE as MAX_BYTES;
+use enea_buffer_service::config::DEFAULT_MAX_CONNECTIONS;
+use enea_buffer_service::RUNTIME_THREADS;
 use rsbinder::entry::uri::{WireProfile, WireVersion};
 use rsbinder::rpc::FileDescriptorTransportMode;
 use rsbinder::{Client, Endpoint, Interface, Status, Strong, Uri};
@@ -19,12 +24,6 @@ use crate::aidl::vendor::enea::buffer::bench::IBufferBench::{
 
 /// Name the bench server publishes.
 pub const BENCH_SERVICE: &str = "vendor.enea.buffer.bench.IBufferBench/default";
-/// The daemon's tokio workers (service/src/main.rs RUNTIME_THREADS).
-const RUNTIME_THREADS: usize = 2;
-/// The daemon's RPC connection cap (service/src/platform/linux.rs).
-const MAX_RPC_CONNECTIONS: usize = 1024;
-/// Largest buffer `put` fills (the daemon's own region limit).
-const MAX_BYTES: usize = 1 << 30;
 
 /// Where `put` copies bytes to, and the counter `increment` bumps.
 #[derive(Default)]
@@ -100,7 +99,7 @@ pub fn serve(socket: &Path) -> Result<(), String> {
         .map(|s| {
             s.with(|o| {
                 o.fd_modes = Some(vec![FileDescriptorTransportMode::Unix]);
-                o.max_connections = Some(MAX_RPC_CONNECTIONS);
+                o.max_connections = Some(DEFAULT_MAX_CONNECTIONS as usize);
             })
         })
         .and_then(|s| s.spawn())

@@ -49,7 +49,7 @@ pub struct Config {
     pub idle_timeout: Duration,
 
     /// Socket transport: connections served at once, from all users.
-    #[arg(long, value_name = "N", default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_CONNECTIONS, value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub max_connections: u32,
 
     /// Socket transport: connections served at once for one uid.
@@ -117,6 +117,9 @@ impl Config {
         Ok(rules)
     }
 }
+
+/// Socket transport: connections served at once by default (`--max-connections`).
+pub const DEFAULT_MAX_CONNECTIONS: u32 = 256;
 
 /// The access file read when `--access-file` is not given, if it exists.
 #[cfg(not(target_os = "android"))]

@@ -16,7 +16,7 @@ use crate::{build, ServiceSetup};
 
 /// Worker threads of the tokio runtime: binder calls are short, and the
 /// periodic log and signal handling need little.
-const RUNTIME_THREADS: usize = 2;
+pub const RUNTIME_THREADS: usize = 2;
 
 /// Serves the service `config` describes until `stop` fires, then stops
 /// taking clients and returns once calls in flight are done. Logging must

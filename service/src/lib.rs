@@ -29,7 +29,7 @@ pub mod stop_signals;
 
 use std::sync::Arc;
 
-pub use daemon::run;
+pub use daemon::{run, RUNTIME_THREADS};
 
 use calls::CallTable;
 use config::Config;
