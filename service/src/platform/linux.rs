@@ -344,8 +344,10 @@ impl rsbinder::Remotable for NameDirectory {
 }
 
 /// Waits until the kernel's CSPRNG is seeded, before the socket exists,
-/// logging while it waits (see [`KernelRngWait`]). It never goes on without
-/// the seed: RPC session ids are attach capabilities and must not be guessable.
+/// logging while it waits (see [`KernelRngWait`]). If the wait cannot start
+/// or fails it goes on: rsbinder's `getrandom` still blocks until the
+/// generator is seeded, so RPC session ids (attach capabilities) are never
+/// drawn unseeded; the wait only makes the kernel seed it sooner, and says so.
 fn wait_for_kernel_rng() {
     let wait = match KernelRngWait::start() {
         Ok(None) => return,
