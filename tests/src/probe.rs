@@ -1,11 +1,25 @@
 //! Client processes: the `eneabuf` CLI and the `enea-buffer-probe` test client.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::process::CommandExt;
 use std::process::{Child, ChildStdin, Command, Output, Stdio};
 use std::sync::mpsc::{channel, Receiver};
 
 use crate::{bins, daemon::wait_bounded, Daemon, WAIT};
+
+/// The lines `output` (a child's stdout) gives, as they come, read on a
+/// thread of their own; the channel ends with the output.
+pub fn lines_of(output: impl Read + Send + 'static) -> Receiver<String> {
+    let (tx, lines) = channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(output).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    lines
+}
 
 /// Runs `command` to completion within [`WAIT`], or panics naming it.
 pub fn run_bounded(mut command: Command) -> Output {
@@ -106,15 +120,7 @@ impl Interactive {
             .stderr(Stdio::inherit());
         let mut child = cmd.spawn().expect("spawning the probe");
         let stdin = child.stdin.take().unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, lines) = channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
+        let lines = lines_of(child.stdout.take().unwrap());
         Interactive {
             child,
             stdin,

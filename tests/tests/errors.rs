@@ -10,7 +10,7 @@ use std::process::{Command, Output, Stdio};
 
 use enea_buffer_common::etc_ids;
 use enea_buffer_tests::daemon::{fresh_dir, wait_bounded};
-use enea_buffer_tests::probe::{eneabuf_as, run_bounded};
+use enea_buffer_tests::probe::{eneabuf_as, lines_of, run_bounded};
 use enea_buffer_tests::{
     bins, eneabuf, require_root, Daemon, DaemonOptions, NONE_UID, OTHER_UID, WAIT,
 };
@@ -465,15 +465,7 @@ impl WatchWithFullStderr {
             .stdout(Stdio::piped())
             .spawn()
             .expect("spawning eneabuf watch");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, lines) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
+        let lines = lines_of(child.stdout.take().unwrap());
         WatchWithFullStderr { child, lines }
     }
 

@@ -2,12 +2,12 @@
 //! new region by default, and with `--no-follow` it exits with an error.
 //! Socket transport: the test restarts the daemon on the same socket.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::{channel, Receiver};
+use std::sync::mpsc::Receiver;
 
 use enea_buffer_tests::daemon::wait_bounded;
-use enea_buffer_tests::probe::region_identity;
+use enea_buffer_tests::probe::{lines_of, region_identity};
 use enea_buffer_tests::{bins, eneabuf, Daemon, DaemonOptions, DEADCAFE, WAIT};
 
 /// `eneabuf watch <args>` against `daemon`, its stdout read line by line.
@@ -26,15 +26,7 @@ impl Watcher {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         let mut child = cmd.spawn().expect("spawning eneabuf watch");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, lines) = channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
+        let lines = lines_of(child.stdout.take().unwrap());
         Watcher { child, lines }
     }
 
