@@ -496,13 +496,32 @@ fn check_output(client: &Client, plan: &Plan) {
     );
 }
 
-/// rsbinder's per-connection threads: worker, phase deadline, session reaper.
-fn connection_threads() -> usize {
+/// rsbinder's per-connection threads (worker, phase deadline, session
+/// reaper), or `None` if this listing of /proc/self/task may have missed one.
+fn connection_threads() -> Option<usize> {
     let tasks = std::fs::read_dir("/proc/self/task").expect("/proc/self/task");
-    tasks
+    let names: Vec<String> = tasks
         .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
-        .filter(|name| name.starts_with("rpc-") || name.starts_with("rsbinder-rpc-"))
-        .count()
+        .collect();
+    // The kernel resumes a listing by position, so a thread that exits during
+    // it (a worker) hides the next one (its deadline thread): a listing is
+    // whole only if it names as many live threads as the kernel counts after.
+    (names.len() == thread_count()).then(|| {
+        names
+            .iter()
+            .filter(|name| name.starts_with("rpc-") || name.starts_with("rsbinder-rpc-"))
+            .count()
+    })
+}
+
+/// The kernel's count of this process's threads (`Threads:` in /proc/self/status).
+fn thread_count() -> usize {
+    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("Threads:"))
+        .and_then(|n| n.trim().parse().ok())
+        .expect("a Threads: line in /proc/self/status")
 }
 
 /// What each open fd is (`/proc/self/fd` links), by number, but for the
@@ -538,15 +557,24 @@ fn leaked_fds(before: &BTreeMap<String, String>, passed: &BTreeSet<u64>) -> Vec<
         .collect()
 }
 
-/// The daemon's worker for the connection has ended. No handle to it is
-/// reachable from outside the daemon, so its thread is watched in /proc.
+/// The daemon's worker for the connection has ended, and every thread it
+/// started. No handle to them is reachable from outside the daemon, so
+/// their threads are watched in /proc. One still running when libFuzzer
+/// checks for leaks can show as a leak of its own thread handle: once tids
+/// wrap (pid_max), LeakSanitizer skips a thread whose tid an earlier thread
+/// of this process had, as AddressSanitizer keeps finished threads by tid.
 fn wait_for_the_worker() {
     let started = Instant::now();
-    while connection_threads() > 0 {
-        assert!(
-            started.elapsed() < STALL,
-            "the daemon's connection thread outlived the closed connection by {STALL:?}"
-        );
+    loop {
+        let threads = connection_threads();
+        if threads == Some(0) {
+            return;
+        }
+        let what = match threads {
+            Some(_) => "the daemon's connection threads did not end after the connection",
+            None => "no listing of /proc/self/task held every thread of this process",
+        };
+        assert!(started.elapsed() < STALL, "{what} within {STALL:?}");
         std::thread::sleep(Duration::from_micros(200));
     }
 }
