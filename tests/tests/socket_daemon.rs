@@ -109,7 +109,7 @@ fn an_unknown_socket_group_is_named() {
         &out,
         1,
         "--socket-group enea-no-such-group: no group of that name in /etc/group; \
-         give a group that exists (getent group), or its number",
+         give a group listed there, or its number",
     );
     assert!(!sock.exists(), "a refused start left a socket behind");
 }

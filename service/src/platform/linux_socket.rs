@@ -338,8 +338,8 @@ pub fn resolve_group(text: &str) -> Result<u32, String> {
     }
     etc_ids::id_of(etc_ids::GROUP, text).ok_or_else(|| {
         format!(
-            "--socket-group {text}: no group of that name in {}; give a group that exists \
-             (getent group), or its number",
+            "--socket-group {text}: no group of that name in {}; give a group listed there, \
+             or its number",
             etc_ids::GROUP
         )
     })
