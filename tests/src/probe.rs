@@ -21,6 +21,56 @@ pub fn lines_of(output: impl Read + Send + 'static) -> Receiver<String> {
     lines
 }
 
+/// `eneabuf watch` running against a daemon, its stdout read line by line;
+/// killed on drop.
+pub struct Watch {
+    child: Child,
+    lines: Receiver<String>,
+}
+
+impl Watch {
+    /// Starts `eneabuf watch <args>` against `daemon`, its stderr to `stderr`.
+    pub fn spawn(daemon: &Daemon, args: &[&str], stderr: impl Into<Stdio>) -> Watch {
+        let mut cmd = Command::new(bins::path(bins::ENEABUF));
+        cmd.args(daemon.client_args())
+            .arg("watch")
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(stderr);
+        let mut child = cmd.spawn().expect("spawning eneabuf watch");
+        let lines = lines_of(child.stdout.take().unwrap());
+        Watch { child, lines }
+    }
+
+    /// The next line on stdout, within [`WAIT`].
+    pub fn line(&self) -> String {
+        self.lines
+            .recv_timeout(WAIT)
+            .unwrap_or_else(|e| panic!("watch printed no line within {WAIT:?}: {e}"))
+    }
+
+    /// Waits (bounded) for the exit; the status and stderr, if it was piped.
+    pub fn finish(mut self) -> (std::process::ExitStatus, String) {
+        let status = wait_bounded(&mut self.child, WAIT)
+            .unwrap_or_else(|| panic!("watch did not exit within {WAIT:?}"));
+        let stderr = self
+            .child
+            .stderr
+            .take()
+            .map(|e| std::io::read_to_string(e).unwrap_or_default())
+            .unwrap_or_default();
+        (status, stderr)
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// Runs `command` to completion within [`WAIT`], or panics naming it.
 pub fn run_bounded(mut command: Command) -> Output {
     let what = format!("{command:?}");

@@ -10,7 +10,7 @@ use std::process::{Command, Output, Stdio};
 
 use enea_buffer_common::etc_ids;
 use enea_buffer_tests::daemon::{fresh_dir, wait_bounded};
-use enea_buffer_tests::probe::{eneabuf_as, lines_of, run_bounded};
+use enea_buffer_tests::probe::{eneabuf_as, run_bounded, Watch};
 use enea_buffer_tests::{
     bins, eneabuf, require_root, Daemon, DaemonOptions, NONE_UID, OTHER_UID, WAIT,
 };
@@ -421,13 +421,17 @@ fn a_stopped_daemon_is_named_unresponsive_not_missing() {
 /// `eneabuf <args>` with its stderr on `/dev/full`, where every write fails
 /// (ENOSPC); stdout and the status are the caller's to read.
 fn eneabuf_with_stderr_full(args: &[String]) -> Command {
-    let full = std::fs::OpenOptions::new()
+    let mut cmd = Command::new(bins::path(bins::ENEABUF));
+    cmd.args(args).stdin(Stdio::null()).stderr(dev_full());
+    cmd
+}
+
+/// `/dev/full` for writing: every write fails with ENOSPC.
+fn dev_full() -> std::fs::File {
+    std::fs::OpenOptions::new()
         .write(true)
         .open("/dev/full")
-        .expect("opening /dev/full");
-    let mut cmd = Command::new(bins::path(bins::ENEABUF));
-    cmd.args(args).stdin(Stdio::null()).stderr(full);
-    cmd
+        .expect("opening /dev/full")
 }
 
 /// A failing command whose stderr cannot be written still ends with the
@@ -449,56 +453,16 @@ fn a_failing_command_keeps_its_status_when_stderr_is_unwritable() {
     assert_eq!(status.code(), Some(1), "{status} (101 is a panic)");
 }
 
-/// `eneabuf watch` with stderr on `/dev/full`, its stdout read line by
-/// line; killed on drop.
-struct WatchWithFullStderr {
-    child: std::process::Child,
-    lines: std::sync::mpsc::Receiver<String>,
-}
-
-impl WatchWithFullStderr {
-    fn spawn(daemon: &Daemon, args: &[&str]) -> Self {
-        let mut all = daemon.client_args();
-        all.push("watch".into());
-        all.extend(args.iter().map(|a| a.to_string()));
-        let mut child = eneabuf_with_stderr_full(&all)
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("spawning eneabuf watch");
-        let lines = lines_of(child.stdout.take().unwrap());
-        WatchWithFullStderr { child, lines }
-    }
-
-    /// The next line on stdout, within [`WAIT`].
-    fn line(&self) -> String {
-        self.lines
-            .recv_timeout(WAIT)
-            .unwrap_or_else(|e| panic!("watch printed no line within {WAIT:?}: {e}"))
-    }
-
-    /// The exit status, within [`WAIT`].
-    fn status(&mut self) -> std::process::ExitStatus {
-        wait_bounded(&mut self.child, WAIT).expect("eneabuf watch did not exit")
-    }
-}
-
-impl Drop for WatchWithFullStderr {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// With stderr unwritable, `watch --read-only --no-follow` says why it
 /// polls (lost), prints the word, and, when the service dies, ends with
 /// the documented error status 1, not a panic.
 #[test]
 fn watch_with_no_follow_ends_with_its_error_status_when_stderr_is_unwritable() {
     let daemon = Daemon::start_with(DaemonOptions::socket());
-    let mut watch = WatchWithFullStderr::spawn(&daemon, &["--read-only", "--no-follow"]);
+    let watch = Watch::spawn(&daemon, &["--read-only", "--no-follow"], dev_full());
     assert_eq!(watch.line(), "0xdeadcafe");
     daemon.stop_with(rustix::process::Signal::KILL);
-    let status = watch.status();
+    let (status, _) = watch.finish();
     assert_eq!(status.signal(), None, "{status}");
     assert_eq!(status.code(), Some(1), "{status} (101 is a panic)");
 }
@@ -510,7 +474,7 @@ fn watch_with_no_follow_ends_with_its_error_status_when_stderr_is_unwritable() {
 fn watch_follows_a_restart_when_stderr_is_unwritable() {
     let first = Daemon::start_with(DaemonOptions::socket());
     let dir = first.dir.clone();
-    let mut watch = WatchWithFullStderr::spawn(&first, &["--changes", "1"]);
+    let watch = Watch::spawn(&first, &["--changes", "1"], dev_full());
     assert_eq!(watch.line(), "0xdeadcafe");
     first.stop_with(rustix::process::Signal::KILL);
     let second = Daemon::start_with(DaemonOptions {
@@ -522,7 +486,7 @@ fn watch_follows_a_restart_when_stderr_is_unwritable() {
     let inc = eneabuf(&second, &["increment"]);
     assert!(inc.status.success(), "{}", text(&inc.stderr));
     assert_eq!(watch.line(), "0xdeadcaff");
-    let status = watch.status();
+    let (status, _) = watch.finish();
     assert_eq!(status.signal(), None, "{status}");
     assert!(status.success(), "{status} (101 is a panic)");
 }
